@@ -1,0 +1,10 @@
+"""RECNet mixed exposure correction: the model, its weights, the image pipeline and the CLI.
+
+Public API: ``load_model``, ``enhance`` (see ``recnet.enhance``), ``RECNet``.
+"""
+
+from recnet.checkpoints import CheckpointError
+from recnet.model import RECNet, RECNetOutput
+from recnet.weights import DEFAULT_WEIGHTS, load_model
+
+__all__ = ["CheckpointError", "DEFAULT_WEIGHTS", "RECNet", "RECNetOutput", "load_model"]
