@@ -92,23 +92,28 @@ class SynthesisConfig:
     both_under_fraction: tuple[float, float] = (0.25, 0.7)
     single_fraction: tuple[float, float] = (0.35, 0.9)
     # score = content * z(smoothed log-luminance) + random * z(low-frequency noise) + shape
-    content_weight: tuple[float, float] = (0.5, 1.5)
-    random_weight: tuple[float, float] = (0.3, 1.0)
+    content_weight: tuple[float, float] = (0.8, 2.0)
+    random_weight: tuple[float, float] = (0.2, 0.8)
     shape_weight: tuple[float, float] = (0.5, 1.5)
     p_shape: float = 0.5  # probability of a soft blob or gradient in the score
-    softness: tuple[float, float] = (0.15, 0.6)  # transition half-width, in score std units
+    softness: tuple[float, float] = (0.25, 0.8)  # transition half-width, in score std units
     grid: int = 24  # coarse grid cells on the long side where the field is built
     content_blur: float = 1.0  # Gaussian sigma (grid cells) on the content term
     fine: int = 4  # regions are cut on a grid this many times finer, then upsampled
-    random_cells: tuple[int, int] = (2, 5)  # cells of the random field on the long side
+    random_cells: tuple[int, int] = (1, 4)  # cells of the random field on the long side
     # sensor noise, variance = shot * x + read (x linear, after the exposure gain);
     # read noise tied to shot noise as in Brooks et al. 2019, "Unprocessing images"
     noise: bool = True
-    shot_noise: tuple[float, float] = (1e-4, 2e-3)  # log-uniform
+    shot_noise: tuple[float, float] = (5e-5, 1e-3)  # log-uniform
     read_noise_log_sigma: float = 0.26
     # correlation of the noise between R, G and B: demosaicking and in-camera chroma
     # denoising leave mostly luminance noise, not independent coloured speckles
     noise_channel_correlation: float = 0.6
+    # veiling glare (lens flare, haze in backlit shots): a fraction of the light of the
+    # exposed, clipped image spread widely over it, lifting blacks and washing out colour
+    p_glare: float = 0.25
+    glare: tuple[float, float] = (0.02, 0.12)
+    glare_blur: float = 4.0  # Gaussian sigma in grid cells
     # camera tone curve: sRGB(x ** gamma) with probability p_gamma
     p_gamma: float = 0.5
     gamma: tuple[float, float] = (0.9, 1.1)
@@ -234,13 +239,18 @@ def synthesize_pair(photo: np.ndarray, rng: np.random.Generator, config: Synthes
     c = config
     linear = _decode(photo)
     ev, _ = exposure_field(linear, rng, c)
-    # draws made whatever the flags say, so the field and these do not depend on ``noise``
-    gamma = rng.uniform(*c.gamma) if rng.random() < c.p_gamma else 1.0
-    quality = int(rng.integers(c.jpeg_quality[0], c.jpeg_quality[1] + 1)) if rng.random() < c.p_jpeg else None
+    # every draw is made whatever the probabilities and flags say, so that turning one
+    # effect on or off (p_glare=0, noise=False, ...) leaves all the others as they were
+    use_gamma, gamma = rng.random() < c.p_gamma, rng.uniform(*c.gamma)
+    use_jpeg, quality = rng.random() < c.p_jpeg, int(rng.integers(c.jpeg_quality[0], c.jpeg_quality[1] + 1))
+    use_glare, glare = rng.random() < c.p_glare, rng.uniform(*c.glare)
+    gamma, quality, glare = (gamma if use_gamma else 1.0), (quality if use_jpeg else None), (glare if use_glare else 0.0)
     shot = float(np.exp(rng.uniform(np.log(c.shot_noise[0]), np.log(c.shot_noise[1]))))
     read = float(np.exp(2.18 * np.log(shot) + 1.2 + rng.normal(0.0, c.read_noise_log_sigma)))
 
     exposed = linear * np.exp2(ev)[..., None]
+    if glare > 0:
+        exposed += glare * _glare(np.minimum(exposed, 1.0), c)
     if c.noise:
         exposed += _correlated_normal(rng, exposed.shape, c.noise_channel_correlation) * np.sqrt(
             shot * np.clip(exposed, 0.0, 1.0) + read
@@ -249,6 +259,19 @@ def synthesize_pair(photo: np.ndarray, rng: np.random.Generator, config: Synthes
     if quality is not None:
         codes = jpeg_roundtrip(codes, quality)
     return codes.astype(np.float32) / 255.0, photo.copy(), ev
+
+
+def _glare(exposed: np.ndarray, config: SynthesisConfig) -> np.ndarray:
+    """The image's light spread over the frame: half uniformly, half as a wide halo around
+    bright regions (per channel, so a warm sun gives a warm haze)."""
+    h, w = exposed.shape[:2]
+    scale = config.grid / max(h, w)
+    gh, gw = max(1, min(h, round(h * scale))), max(1, min(w, round(w * scale)))
+    out = np.empty_like(exposed)
+    for i in range(3):
+        coarse = _blur(_resize(exposed[..., i], gw, gh, Image.BOX), config.glare_blur)
+        out[..., i] = _resize(0.5 * coarse + 0.5 * float(coarse.mean()), w, h, Image.BILINEAR)
+    return out
 
 
 def _correlated_normal(rng: np.random.Generator, shape, rho: float) -> np.ndarray:
@@ -366,13 +389,14 @@ def _manifest_lumas(folder: Path, manifest: Path) -> dict[str, float]:
 class PhotoFolder:
     """The image files of a folder in sorted order, loaded as float32 RGB on indexing.
 
-    ``luma_range=(70, 180)`` drops photos whose mean 8-bit luma lies outside it, read from
+    ``pattern`` is a glob on file names (e.g. ``"wall_*"``). ``luma_range=(70, 180)`` drops photos whose mean 8-bit luma lies outside it, read from
     the dataset manifest when it lists the file, measured otherwise. ``max_side`` caps the
     long side of loaded photos; ``cache`` keeps decoded photos (as uint8) in memory.
     """
 
     root: str | Path
     max_side: int | None = None
+    pattern: str = "*"
     luma_range: tuple[float, float] | None = None
     manifest: str | Path | None = MANIFEST
     cache: bool = False
@@ -383,7 +407,9 @@ class PhotoFolder:
         self.root = Path(self.root)
         if not self.root.is_dir():
             raise FileNotFoundError(f"photo folder not found: {self.root}")
-        paths = sorted(p for p in self.root.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        paths = sorted(
+            p for p in self.root.glob(self.pattern) if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+        )
         if self.luma_range is not None:
             lo, hi = self.luma_range
             known = _manifest_lumas(self.root, Path(self.manifest)) if self.manifest else {}

@@ -135,7 +135,8 @@ def _half_dark(shot: float):
     """Half the image pushed 3 EV down, the other half untouched, fixed noise level."""
     return SynthesisConfig(
         p_under_only=1.0, p_over_only=0.0, global_share=(0.0, 0.0), single_fraction=(0.5, 0.5),
-        under_ev=(3.0, 3.0), softness=(0.15, 0.15), p_jpeg=0.0, p_gamma=0.0, shot_noise=(shot, shot),
+        under_ev=(3.0, 3.0), softness=(0.15, 0.15), random_cells=(3, 3), p_shape=0.0, p_glare=0.0,
+        p_jpeg=0.0, p_gamma=0.0, shot_noise=(shot, shot),
     )  # fmt: skip
 
 
@@ -175,6 +176,19 @@ def test_noise_off_and_jpeg_on_change_the_input():
     noisy = synthesize_pair(photo, rng_for(0, 0), dataclasses.replace(CLEAN, noise=True))[0]
     jpeg = synthesize_pair(photo, rng_for(0, 0), dataclasses.replace(CLEAN, p_jpeg=1.0))[0]
     assert not np.array_equal(clean, noisy) and not np.array_equal(clean, jpeg)
+
+
+def test_glare_lifts_the_dark_side_of_a_backlit_scene():
+    photo = np.full((48, 96, 3), 0.08, np.float32)
+    photo[:, 48:] = 0.9  # a dark subject next to a bright window
+    off = dataclasses.replace(CLEAN, p_glare=0.0)
+    on = dataclasses.replace(CLEAN, p_glare=1.0, glare=(0.1, 0.1))
+    for i in range(5):
+        without, _, ev = synthesize_pair(photo, rng_for(4, i), off)
+        with_glare, _, ev2 = synthesize_pair(photo, rng_for(4, i), on)
+        assert np.array_equal(ev, ev2)  # the same field either way
+        assert (with_glare >= without).all()
+        assert with_glare[:, :16].mean() > without[:, :16].mean() + 0.02  # the dark side is lifted
 
 
 @pytest.mark.parametrize("shape", [(1, 1), (1, 9), (9, 1), (2, 300), (300, 3), (5, 7)])
@@ -266,3 +280,23 @@ def test_load_photo_max_side(tmp_path):
     Image.fromarray(np.full((30, 90, 3), 200, np.uint8)).save(tmp_path / "wide.jpg")
     assert load_photo(tmp_path / "wide.jpg", max_side=45).shape == (15, 45, 3)
     assert load_photo(tmp_path / "wide.jpg").shape == (30, 90, 3)
+
+
+def test_contact_sheet_command(tmp_path, capsys):
+    from recnet.__main__ import main
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i, size in enumerate([(60, 40), (40, 60), (50, 50)]):
+        Image.fromarray((textured(size[1], size[0], seed=i) * 255).astype(np.uint8)).save(photos / f"p{i}.png")
+    out = tmp_path / "sheet.png"
+    assert main(["contact-sheet", "--photos", str(photos), "-o", str(out), "--count", "3", "--size", "48"]) == 0
+    with Image.open(out) as sheet:
+        assert sheet.mode == "RGB" and sheet.width > 2 * 48 and sheet.height > 48
+    again = tmp_path / "again.png"
+    main(["contact-sheet", "--photos", str(photos), "-o", str(again), "--count", "3", "--size", "48"])
+    assert np.array_equal(np.asarray(Image.open(out)), np.asarray(Image.open(again)))  # deterministic
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["contact-sheet", "--photos", str(empty), "-o", str(tmp_path / "x.png")]) == 1
+    assert "wrote" in capsys.readouterr().out
