@@ -1,0 +1,296 @@
+"""``python -m recnet evaluate``: mean PSNR/SSIM of RECNet and classical baselines on pairs.
+
+Pairs come from a folder (``--pairs DIR`` with ``inputs/`` and ``targets/``, files matched
+by stem) or are synthesised from well-exposed photos (``--synthetic DIR --seed N``: photo
+``i`` of the sorted folder uses ``rng_for(N, i)``, full image, no crop). Every method's output
+is quantised to 8 bits and scored against the 8-bit target with ``recnet.metrics.image_scores``
+(RGB, data range 255, SSIM with an 11x11 Gaussian window, sigma 1.5). One JSON line goes
+to stdout; progress and errors go to stderr.
+
+``TargetScorer`` computes the same numbers as ``image_scores`` (to float64 rounding, tested)
+with a separable window in numpy and the target's statistics computed once per pair:
+``image_scores`` runs a full 11x11 float64 convolution in torch, which takes 10-20 s for one
+768x512 image on our CPUs, against about half a second here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+
+import numpy as np
+
+from recnet.baselines import METHODS as BASELINES
+from recnet.metrics import image_scores, psnr
+from recnet.synthesis import IMAGE_SUFFIXES, PhotoFolder, rng_for, synthesize_pair
+
+Pair = tuple[str, np.ndarray, np.ndarray]  # (name, input, target), HxWx3 float32 in [0, 1]
+
+
+def to_u8(rgb: np.ndarray) -> np.ndarray:
+    """HxWx3 float in [0, 1] -> uint8 (rounded)."""
+    return np.round(np.clip(np.asarray(rgb, dtype=np.float32), 0.0, 1.0) * 255.0).astype(np.uint8)
+
+
+class TargetScorer:
+    """PSNR and SSIM of outputs against one uint8 target, equal to ``recnet.metrics.image_scores``.
+
+    SSIM: 11x11 Gaussian window (sigma 1.5; smaller for images under 11 px, as in
+    ``recnet.metrics.ssim``), valid region, K1 = 0.01, K2 = 0.03, data range 255, mean over
+    pixels and RGB channels. The window is separable, so it is applied as two 1-D passes.
+    """
+
+    def __init__(self, target_u8: np.ndarray):
+        self.target = np.asarray(target_u8)
+        h, w = self.target.shape[:2]
+        size = min(11, h, w)
+        n = np.arange(size, dtype=np.float64) - (size - 1) / 2
+        g = np.exp(-0.5 * (n / 1.5) ** 2)
+        self.taps = g / g.sum()
+        y = self.target.astype(np.float64)
+        self.mu_y, self.e_yy = self._filter(y), self._filter(y * y)
+        self.y = y
+
+    def _filter(self, m: np.ndarray) -> np.ndarray:
+        k = len(self.taps)
+        h, w = m.shape[:2]
+        rows = sum(self.taps[i] * m[i : h - k + 1 + i] for i in range(k))
+        return sum(self.taps[i] * rows[:, i : w - k + 1 + i] for i in range(k))
+
+    def ssim(self, output_u8: np.ndarray) -> float:
+        x = np.asarray(output_u8).astype(np.float64)
+        c1, c2 = (0.01 * 255.0) ** 2, (0.03 * 255.0) ** 2
+        mu_x, mu_y = self._filter(x), self.mu_y
+        sxx = self._filter(x * x) - mu_x**2
+        syy = self.e_yy - mu_y**2
+        sxy = self._filter(x * self.y) - mu_x * mu_y
+        ssim_map = ((2 * mu_x * mu_y + c1) * (2 * sxy + c2)) / ((mu_x**2 + mu_y**2 + c1) * (sxx + syy + c2))
+        return float(ssim_map.mean())
+
+    def psnr(self, output_u8: np.ndarray) -> float:
+        import torch
+
+        x = torch.as_tensor(np.asarray(output_u8)).permute(2, 0, 1)[None].double()
+        y = torch.as_tensor(self.target).permute(2, 0, 1)[None].double()
+        return float(psnr(x, y, 255.0))
+
+    def __call__(self, output_u8: np.ndarray) -> tuple[float, float]:
+        if np.asarray(output_u8).shape != self.target.shape:
+            raise ValueError(f"output {np.shape(output_u8)} and target {self.target.shape} differ in shape")
+        return self.psnr(output_u8), self.ssim(output_u8)
+
+
+def reference_scores(output_u8: np.ndarray, target_u8: np.ndarray) -> tuple[float, float]:
+    """``recnet.metrics.image_scores`` itself (slow on big images; for checks)."""
+    return image_scores(output_u8, target_u8)
+
+
+# --------------------------------------------------------------------------------------
+# sources of pairs
+
+
+def _read(path: Path) -> np.ndarray:
+    """A pair image as float32 RGB: through ``recnet.image_io`` (EXIF, ICC to sRGB, 16-bit PNG)."""
+    from recnet.image_io import load_photo as load_file
+
+    return load_file(path).rgb
+
+
+def folder_pairs(root: str | Path, limit: int | None = None) -> tuple[int, Iterator[Pair]]:
+    """(count, pairs) from ``root/inputs`` and ``root/targets``, matched by file stem, sorted."""
+    root = Path(root)
+    dirs = {name: root / name for name in ("inputs", "targets")}
+    for name, d in dirs.items():
+        if not d.is_dir():
+            raise FileNotFoundError(f"{root} has no {name}/ folder (expected inputs/ and targets/)")
+    files = {
+        name: {p.stem: p for p in sorted(d.iterdir()) if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES}
+        for name, d in dirs.items()
+    }
+    stems = sorted(files["inputs"].keys() & files["targets"].keys())
+    unmatched = len(files["inputs"]) + len(files["targets"]) - 2 * len(stems)
+    if unmatched:
+        print(f"warning: {unmatched} file(s) in {root} have no partner and are skipped", file=sys.stderr)
+    if not stems:
+        raise FileNotFoundError(f"no matching input/target pairs in {root}")
+    stems = stems[:limit] if limit else stems
+
+    def gen():
+        for stem in stems:
+            inp, target = _read(files["inputs"][stem]), _read(files["targets"][stem])
+            if inp.shape != target.shape:
+                raise ValueError(f"{stem}: input {inp.shape[:2]} and target {target.shape[:2]} differ in size")
+            yield stem, inp, target
+
+    return len(stems), gen()
+
+
+def synthetic_pairs(root: str | Path, seed: int, limit: int | None = None) -> tuple[int, Iterator[Pair]]:
+    """(count, pairs) synthesised from the photos in ``root``: photo i uses ``rng_for(seed, i)``."""
+    photos = PhotoFolder(root)
+    if len(photos) == 0:
+        raise FileNotFoundError(f"no photos in {root}")
+    n = min(len(photos), limit) if limit else len(photos)
+
+    def gen():
+        for i in range(n):
+            inp, target, _ = synthesize_pair(photos[i], rng_for(seed, i))
+            yield photos.paths[i].stem, inp, target
+
+    return n, gen()
+
+
+# --------------------------------------------------------------------------------------
+# methods
+
+
+def model_method(model, mode: str = "native") -> Callable[[np.ndarray], np.ndarray]:
+    """RECNet as a method: HxWx3 float32 -> HxWx3 float32.
+
+    ``native`` runs the network on the whole image; ``fast`` goes through
+    ``recnet.enhance.enhance_photo`` (working resolution plus guided upsampling).
+    """
+    import torch
+
+    if mode == "fast":
+        from recnet.enhance import enhance_photo
+
+        return lambda rgb: np.asarray(enhance_photo(rgb, model, "fast"), dtype=np.float32)
+    if mode != "native":
+        raise ValueError(f"unknown mode {mode!r}: native or fast")
+    device = next(model.parameters()).device
+
+    def run(rgb: np.ndarray) -> np.ndarray:
+        x = torch.from_numpy(np.ascontiguousarray(rgb, dtype=np.float32)).permute(2, 0, 1)[None].to(device)
+        with torch.inference_mode():
+            y = model(x).image
+        return y[0].permute(1, 2, 0).float().cpu().numpy()
+
+    return run
+
+
+def evaluate_pairs(
+    pairs: Iterable[Pair],
+    model=None,
+    methods: dict[str, Callable] | Iterable[str] | None = None,
+    mode: str = "native",
+    per_image: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> dict:
+    """Mean PSNR/SSIM of each method over ``pairs`` (name, input, target).
+
+    ``methods`` maps names to ``fn(rgb) -> rgb`` or names baselines (default: all of
+    ``recnet.baselines.METHODS``); with a ``model``, "recnet" is added first. Returns
+    ``{"pairs": n, "methods": {name: {"psnr": .., "ssim": ..}}}`` (plus "per_image" if asked).
+    """
+    if methods is None:
+        methods = dict(BASELINES)
+    elif not isinstance(methods, dict):
+        methods = {name: BASELINES[name] for name in methods}
+    if model is not None:
+        methods = {"recnet": model_method(model, mode), **methods}
+    sums = {name: np.zeros(2) for name in methods}
+    images = []
+    n = 0
+    for name, inp, target in pairs:
+        scorer = TargetScorer(to_u8(target))
+        row = {"name": name}
+        for method, fn in methods.items():
+            scores = scorer(to_u8(fn(inp)))
+            sums[method] += scores
+            row[method] = {"psnr": round(scores[0], 4), "ssim": round(scores[1], 5)}
+        images.append(row)
+        n += 1
+        if progress is not None:
+            progress(f"{n} {name} " + " ".join(f"{m}={row[m]['psnr']:.2f}" for m in methods))
+    if n == 0:
+        raise ValueError("no pairs to evaluate")
+    result = {
+        "pairs": n,
+        "methods": {m: {"psnr": round(s[0] / n, 4), "ssim": round(s[1] / n, 5)} for m, s in sums.items()},
+    }
+    if per_image:
+        result["per_image"] = images
+    return result
+
+
+# --------------------------------------------------------------------------------------
+# CLI
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--pairs", metavar="DIR", help="folder with inputs/ and targets/ (files matched by stem)")
+    source.add_argument("--synthetic", metavar="DIR", help="synthesise pairs from the well-exposed photos in DIR")
+    parser.add_argument("--seed", type=int, default=0, help="synthesis seed for --synthetic (default 0)")
+    parser.add_argument("--weights", help="RECNet weights file (default: the shipped weights)")
+    parser.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
+    parser.add_argument("--mode", choices=("native", "fast"), default="native",
+                        help="native: the network on the whole image; fast: working resolution + guided upsampling")
+    parser.add_argument("--limit", type=int, help="evaluate only the first N pairs")
+    parser.add_argument("--no-model", action="store_true", help="evaluate the baselines only")
+    parser.add_argument("--methods", default=",".join(BASELINES),
+                        help=f"comma-separated baselines to run besides RECNet (default {','.join(BASELINES)})")
+    parser.add_argument("--per-image", action="store_true", help="include per-image scores in the JSON")
+    parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+
+
+def run(args) -> int:
+    start = time.perf_counter()
+    names = [m.strip() for m in args.methods.split(",") if m.strip()]
+    unknown = [m for m in names if m not in BASELINES]
+    if unknown:
+        print(f"error: unknown method(s) {', '.join(unknown)}; choose from {', '.join(BASELINES)}", file=sys.stderr)
+        return 2
+    if args.mode == "fast" and not args.no_model and importlib.util.find_spec("recnet.enhance") is None:
+        print("error: --mode fast needs recnet.enhance, which this checkout lacks; use --mode native", file=sys.stderr)
+        return 2
+
+    model, weights = None, None
+    if not args.no_model:
+        try:
+            from recnet.weights import load_model
+
+            model = load_model(args.weights, args.device)
+            weights = getattr(model, "weights_path", args.weights)
+        except Exception as exc:  # no shipped weights yet, a bad file, no CUDA
+            msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            print(f"error: cannot load RECNet weights: {msg} (use --no-model to evaluate only the baselines)",
+                  file=sys.stderr)
+            return 1
+
+    try:
+        if args.pairs:
+            count, pairs = folder_pairs(args.pairs, args.limit)
+            source, seed = str(Path(args.pairs)), None
+        else:
+            count, pairs = synthetic_pairs(args.synthetic, args.seed, args.limit)
+            source, seed = str(Path(args.synthetic)), args.seed
+    except (FileNotFoundError, NotADirectoryError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+    def progress(line: str) -> None:
+        if not args.quiet:
+            print(f"[{line.split()[0]}/{count}] {line.split(' ', 1)[1]}", file=sys.stderr, flush=True)
+
+    result = evaluate_pairs(pairs, model, names, args.mode, per_image=args.per_image, progress=progress)
+    out = {
+        "pairs": result["pairs"],
+        "source": ("pairs:" if args.pairs else "synthetic:") + source,
+        "seed": seed,
+        "mode": args.mode if model is not None else None,
+        "methods": result["methods"],
+        "weights": weights,
+        "device": str(next(model.parameters()).device) if model is not None else None,
+        "seconds": round(time.perf_counter() - start, 2),
+    }
+    if args.per_image:
+        out["per_image"] = result["per_image"]
+    print(json.dumps(out), flush=True)
+    return 0
