@@ -244,7 +244,9 @@ def synthesize_pair(photo: np.ndarray, rng: np.random.Generator, config: Synthes
     use_gamma, gamma = rng.random() < c.p_gamma, rng.uniform(*c.gamma)
     use_jpeg, quality = rng.random() < c.p_jpeg, int(rng.integers(c.jpeg_quality[0], c.jpeg_quality[1] + 1))
     use_glare, glare = rng.random() < c.p_glare, rng.uniform(*c.glare)
-    gamma, quality, glare = (gamma if use_gamma else 1.0), (quality if use_jpeg else None), (glare if use_glare else 0.0)
+    gamma = gamma if use_gamma else 1.0
+    quality = quality if use_jpeg else None
+    glare = glare if use_glare else 0.0
     shot = float(np.exp(rng.uniform(np.log(c.shot_noise[0]), np.log(c.shot_noise[1]))))
     read = float(np.exp(2.18 * np.log(shot) + 1.2 + rng.normal(0.0, c.read_noise_log_sigma)))
 
@@ -389,9 +391,10 @@ def _manifest_lumas(folder: Path, manifest: Path) -> dict[str, float]:
 class PhotoFolder:
     """The image files of a folder in sorted order, loaded as float32 RGB on indexing.
 
-    ``pattern`` is a glob on file names (e.g. ``"wall_*"``). ``luma_range=(70, 180)`` drops photos whose mean 8-bit luma lies outside it, read from
-    the dataset manifest when it lists the file, measured otherwise. ``max_side`` caps the
-    long side of loaded photos; ``cache`` keeps decoded photos (as uint8) in memory.
+    ``pattern`` is a glob on file names (e.g. ``"wall_*"``). ``luma_range=(70, 180)`` drops
+    photos whose mean 8-bit luma lies outside it, read from the dataset manifest when it
+    lists the file, measured otherwise. ``max_side`` caps the long side of loaded photos;
+    ``cache`` keeps decoded photos (as uint8) in memory.
     """
 
     root: str | Path

@@ -51,7 +51,8 @@ def make_sheet(photos: PhotoFolder, indices, seed: int, size: int, columns: int 
         small = Image.fromarray(field_image(ev, config)).resize((max(1, w // 2), max(1, h // 2)), Image.BILINEAR)
         cell.paste(small, (2 * w + 2 * PAD, 0))
         draw = ImageDraw.Draw(cell)
-        draw.text((2 * w + 2 * PAD, h // 2 + 4), f"EV {ev.min():+.1f}..{ev.max():+.1f}", fill=(220, 220, 220), font=font)
+        label = f"EV {ev.min():+.1f}..{ev.max():+.1f}"
+        draw.text((2 * w + 2 * PAD, h // 2 + 4), label, fill=(220, 220, 220), font=font)
         name = photos.paths[i].stem[:40]
         draw.text((2, h + 1), f"#{i} {name}   input | target", fill=(200, 200, 200), font=font)
         cells.append(cell)
