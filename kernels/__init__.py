@@ -6,8 +6,8 @@ the model calls. This package knows nothing of Gradio or of the model's modules:
 tensors and weights and returns tensors.
 """
 
-from kernels.blur import blur_mask
+from kernels.blur import blur_mask, blur_masks
 from kernels.channel_attention import channel_attention, channel_bias
 from kernels.region_norm import region_norm
 
-__all__ = ["blur_mask", "channel_attention", "channel_bias", "region_norm"]
+__all__ = ["blur_mask", "blur_masks", "channel_attention", "channel_bias", "region_norm"]

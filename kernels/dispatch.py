@@ -1,7 +1,16 @@
-"""Decide once which implementation the ops run: Triton kernels or the PyTorch reference.
+"""Decide, in this one place, which implementation the ops run: Triton kernels or the PyTorch reference.
 
-``RECNET_KERNELS=triton|torch|auto`` (default ``auto``) forces a choice; ``set_backend``
-overrides it from code. ``auto`` picks Triton when it imports and the tensors live on CUDA.
+Rule (``use_triton``), checked in this order:
+
+1. autograd needs a backward (grad mode on and any tensor requires grad) -> reference: the
+   kernels are forward-only;
+2. ``set_backend("torch")`` / ``RECNET_KERNELS=torch`` -> reference;
+3. ``set_backend("triton")`` / ``RECNET_KERNELS=triton`` -> Triton, on any device: CPU tensors
+   then need ``TRITON_INTERPRET=1`` (set before the first kernel is used), which runs the
+   kernels through Triton's interpreter so the whole model can be checked on a CPU;
+4. ``auto`` (the default) -> Triton when it imports and every tensor lives on CUDA.
+
+``set_backend`` overrides the environment variable; ``set_backend(None)`` returns to it.
 """
 
 from __future__ import annotations
@@ -40,14 +49,29 @@ def requested_backend() -> str:
     return name
 
 
+def interpreting() -> bool:
+    """True when Triton runs kernels through its CPU interpreter (``TRITON_INTERPRET=1``)."""
+    return os.environ.get("TRITON_INTERPRET", "0").strip().lower() in ("1", "true", "on", "yes")
+
+
+def needs_autograd(*tensors: torch.Tensor) -> bool:
+    """True when a backward through these tensors may be asked for (the kernels have none)."""
+    return torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
+
+
 def use_triton(*tensors: torch.Tensor) -> bool:
     """True when this call should run the Triton kernel rather than the reference."""
     name = requested_backend()
-    if name == "torch":
+    if name == "torch" or needs_autograd(*tensors):
         return False
     if name == "triton":
         if not TRITON_AVAILABLE:
             raise RuntimeError("RECNET_KERNELS=triton but triton does not import")
+        if not interpreting() and not all(t.is_cuda for t in tensors):
+            raise RuntimeError(
+                "RECNET_KERNELS=triton with tensors off CUDA needs TRITON_INTERPRET=1 "
+                "(set before the first kernel runs) to run the kernels through Triton's interpreter"
+            )
         return True
     return TRITON_AVAILABLE and all(t.is_cuda for t in tensors)
 
@@ -55,4 +79,10 @@ def use_triton(*tensors: torch.Tensor) -> bool:
 def backend_name(device: torch.device | str) -> str:
     """Human-readable name of what runs for tensors on ``device`` (for logs and the UI)."""
     probe = torch.empty(0, device=device)
-    return "Triton kernels" if use_triton(probe) else "PyTorch"
+    try:
+        chosen = use_triton(probe)
+    except RuntimeError as error:  # forced triton where it cannot run: say so rather than crash a status line
+        return f"PyTorch ({error})"
+    if chosen:
+        return "Triton kernels (interpreter)" if probe.device.type != "cuda" else "Triton kernels"
+    return "PyTorch"
