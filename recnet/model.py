@@ -82,9 +82,7 @@ class RegionAwareNorm(nn.Module):
     def region_masks(self, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(blur(mask), blur(1 - mask)), each (B, 1, H, W); zero padding, so not complementary at borders."""
         factors = None if self.blur_kernel.requires_grad else self.blur_factors
-        under = kernels.blur_mask(mask, self.blur_kernel, factors)
-        over = kernels.blur_mask(1 - mask, self.blur_kernel, factors)
-        return under, over
+        return kernels.blur_masks(mask, self.blur_kernel, factors)  # one pass over the mask for both
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor, region_masks=None) -> torch.Tensor:
         under, over = region_masks if region_masks is not None else self.region_masks(mask)
