@@ -696,7 +696,7 @@ def _encode_png16(samples: np.ndarray) -> bytes:
     """A 16-bit PNG from (H, W, channels) uint16 samples (1: grey, 2: grey+alpha, 3: RGB, 4: RGBA)."""
     height, width, channels = samples.shape
     colour_type = {1: 0, 2: 4, 3: 2, 4: 6}[channels]
-    rows = samples.astype(">u2").view(np.uint8).reshape(height, width * channels * 2)
+    rows = np.ascontiguousarray(samples, dtype=">u2").view(np.uint8).reshape(height, width * channels * 2)
     # level 1: the low bytes of 16-bit photos are mostly noise; higher levels cost 2-3x the
     # time for about 1% smaller files
     compressed = zlib.compress(_filter_rows(rows, channels * 2).tobytes(), 1)

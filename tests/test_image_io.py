@@ -235,6 +235,14 @@ def noisy_and_flat(h: int, w: int, channels: int, peak: int) -> np.ndarray:
     return np.concatenate([noisy, flat])
 
 
+def test_16bit_photo_with_non_contiguous_pixels_encodes(tmp_path):
+    samples = random_u16(6, 4, 3)
+    photo = photo_from_array(samples)
+    photo.rgb = np.ascontiguousarray(photo.rgb.transpose(2, 0, 1)).transpose(1, 2, 0)  # as torch's CHW
+    assert not photo.rgb.flags.c_contiguous
+    assert np.array_equal(photo_to_array(load_photo(encode_png(photo)), np.uint16), samples)
+
+
 def test_forced_filters_are_what_pillow_decodes(tmp_path):
     """Our filter code (used by the writer and these tests) against Pillow's decoder."""
     pixels = noisy_and_flat(8, 9, 3, 255)
