@@ -2,10 +2,11 @@
 
 Pairs come from a folder (``--pairs DIR`` with ``inputs/`` and ``targets/``, files matched
 by stem) or are synthesised from well-exposed photos (``--synthetic DIR --seed N``: photo
-``i`` of the sorted folder uses ``rng_for(N, i)``, full image, no crop). Every method's output
-is quantised to 8 bits and scored against the 8-bit target with ``recnet.metrics.image_scores``
-(RGB, data range 255, SSIM with an 11x11 Gaussian window, sigma 1.5). One JSON line goes
-to stdout; progress and errors go to stderr.
+``i`` of the sorted folder uses ``rng_for(N, i)``, full image, no crop). Every method's
+output (RECNet through ``recnet.enhance.correct_rgb``, ``--mode native`` or ``fast``, as
+the product runs it) is quantised to 8 bits and scored against the 8-bit target as
+``recnet.metrics.image_scores`` scores it (RGB, data range 255, SSIM with an 11x11 Gaussian
+window, sigma 1.5). One JSON line goes to stdout; progress and errors go to stderr.
 
 ``TargetScorer`` computes the same numbers as ``image_scores`` (to float64 rounding, tested)
 with a separable window in numpy and the target's statistics computed once per pair:
@@ -149,20 +150,28 @@ def synthetic_pairs(root: str | Path, seed: int, limit: int | None = None) -> tu
 # methods
 
 
-def model_method(model, mode: str = "native") -> Callable[[np.ndarray], np.ndarray]:
-    """RECNet as a method: HxWx3 float32 -> HxWx3 float32.
+def model_method(model, mode: str = "native", long_side: int | None = None) -> Callable[[np.ndarray], np.ndarray]:
+    """RECNet as a method: HxWx3 float32 -> HxWx3 float32, as the product runs it.
 
-    ``native`` runs the network on the whole image; ``fast`` goes through
-    ``recnet.enhance.enhance_photo`` (working resolution plus guided upsampling).
+    Goes through ``recnet.enhance.correct_rgb``: ``native`` runs the network on the whole
+    image, ``fast`` at a working resolution (long side ``long_side``, default the product's)
+    with guided upsampling back to full size. Without ``recnet.enhance``, native mode runs
+    the network directly.
     """
+    try:
+        from recnet import enhance
+    except ImportError:
+        enhance = None
+    if mode not in ("native", "fast"):
+        raise ValueError(f"unknown mode {mode!r}: native or fast")
+    if enhance is not None:
+        side = long_side or enhance.WORKING_LONG_SIDE
+        return lambda rgb: enhance.correct_rgb(rgb, model, mode, side)[0]
+    if mode == "fast":
+        raise RuntimeError("--mode fast needs recnet.enhance, which this checkout lacks")
+
     import torch
 
-    if mode == "fast":
-        from recnet.enhance import enhance_photo
-
-        return lambda rgb: np.asarray(enhance_photo(rgb, model, "fast"), dtype=np.float32)
-    if mode != "native":
-        raise ValueError(f"unknown mode {mode!r}: native or fast")
     device = next(model.parameters()).device
 
     def run(rgb: np.ndarray) -> np.ndarray:
@@ -179,6 +188,7 @@ def evaluate_pairs(
     model=None,
     methods: dict[str, Callable] | Iterable[str] | None = None,
     mode: str = "native",
+    long_side: int | None = None,
     per_image: bool = False,
     progress: Callable[[str], None] | None = None,
 ) -> dict:
@@ -193,7 +203,7 @@ def evaluate_pairs(
     elif not isinstance(methods, dict):
         methods = {name: BASELINES[name] for name in methods}
     if model is not None:
-        methods = {"recnet": model_method(model, mode), **methods}
+        methods = {"recnet": model_method(model, mode, long_side), **methods}
     sums = {name: np.zeros(2) for name in methods}
     images = []
     n = 0
@@ -223,6 +233,14 @@ def evaluate_pairs(
 # CLI
 
 
+def _product_long_side() -> int | None:
+    try:
+        from recnet.enhance import WORKING_LONG_SIDE
+    except ImportError:
+        return None
+    return WORKING_LONG_SIDE
+
+
 def configure(parser: argparse.ArgumentParser) -> None:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--pairs", metavar="DIR", help="folder with inputs/ and targets/ (files matched by stem)")
@@ -232,6 +250,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
     parser.add_argument("--mode", choices=("native", "fast"), default="native",
                         help="native: the network on the whole image; fast: working resolution + guided upsampling")
+    parser.add_argument("--long-side", type=int,
+                        help="working resolution of --mode fast (default: the product's, recnet.enhance)")
     parser.add_argument("--limit", type=int, help="evaluate only the first N pairs")
     parser.add_argument("--no-model", action="store_true", help="evaluate the baselines only")
     parser.add_argument("--methods", default=",".join(BASELINES),
@@ -279,12 +299,15 @@ def run(args) -> int:
         if not args.quiet:
             print(f"[{line.split()[0]}/{count}] {line.split(' ', 1)[1]}", file=sys.stderr, flush=True)
 
-    result = evaluate_pairs(pairs, model, names, args.mode, per_image=args.per_image, progress=progress)
+    result = evaluate_pairs(
+        pairs, model, names, args.mode, args.long_side, per_image=args.per_image, progress=progress
+    )
     out = {
         "pairs": result["pairs"],
         "source": ("pairs:" if args.pairs else "synthetic:") + source,
         "seed": seed,
         "mode": args.mode if model is not None else None,
+        "long_side": (args.long_side or _product_long_side()) if model is not None and args.mode == "fast" else None,
         "methods": result["methods"],
         "weights": weights,
         "device": str(next(model.parameters()).device) if model is not None else None,
