@@ -37,6 +37,18 @@ def _psnr_reference(x: np.ndarray, y: np.ndarray) -> float:
     return float(10 * np.log10(255.0**2 / mse))
 
 
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """Tiny images: one thread is fastest, and on a busy 2-core machine two threads spin-wait
+    (a 20x28 forward took 5 s with 2 threads against 0.1 s with 1)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture()
 def pairs_dir(tmp_path):
     rng = np.random.default_rng(0)
