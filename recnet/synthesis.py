@@ -61,16 +61,25 @@ def _decode(photo: np.ndarray) -> np.ndarray:
     return _DECODE_LUT[idx]
 
 
+_GAMMA_SIZE = 16384  # tables for other gammas are built per image: smaller (< 0.2 code off)
+_GAMMA_GRID = np.linspace(0, 1, _GAMMA_SIZE, dtype=np.float32)
+
+
 def _encode_u8(linear: np.ndarray, gamma: float) -> np.ndarray:
     """Camera tone curve: ``sRGB(x ** gamma)`` quantised to uint8 (x clipped to [0, 1])."""
-    lut = _ENCODE_LUT if gamma == 1.0 else np.round(linear_to_srgb(_ENCODE_GRID**gamma) * 255.0).astype(np.uint8)
-    idx = (np.clip(linear, 0.0, 1.0) * (_ENCODE_SIZE - 1) + 0.5).astype(np.int32)
+    if gamma == 1.0:
+        lut, size = _ENCODE_LUT, _ENCODE_SIZE
+    else:
+        lut, size = np.round(linear_to_srgb(_GAMMA_GRID**gamma) * 255.0).astype(np.uint8), _GAMMA_SIZE
+    idx = (np.clip(linear, 0.0, 1.0) * (size - 1) + 0.5).astype(np.int32)
     return lut[idx]
 
 
 def luminance(linear_rgb: np.ndarray) -> np.ndarray:
     """Relative luminance (Rec. 709 / sRGB primaries) of linear RGB, HxWx3 -> HxW."""
-    return linear_rgb @ np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)
+    # written out rather than ``@``: a matrix product would start BLAS threads for nothing
+    r, g, b = linear_rgb[..., 0], linear_rgb[..., 1], linear_rgb[..., 2]
+    return np.float32(0.2126) * r + np.float32(0.7152) * g + np.float32(0.0722) * b
 
 
 # --------------------------------------------------------------------------------------
@@ -263,17 +272,42 @@ def synthesize_pair(photo: np.ndarray, rng: np.random.Generator, config: Synthes
     return codes.astype(np.float32) / 255.0, photo.copy(), ev
 
 
+def _linear_taps(n_out: int, n_in: int):
+    """Indices and weights of linear interpolation from n_in to n_out samples (pixel centres
+    aligned, edges clamped), as Pillow's bilinear upsampling does."""
+    pos = np.clip((np.arange(n_out, dtype=np.float32) + 0.5) * (n_in / n_out) - 0.5, 0, n_in - 1)
+    i0 = np.floor(pos).astype(np.int64)
+    return i0, np.minimum(i0 + 1, n_in - 1), (pos - i0).astype(np.float32)
+
+
+def _upsample(coarse: np.ndarray, h: int, w: int) -> np.ndarray:
+    """Linear upsampling of a (gh, gw, C) array to (h, w, C) with gathers (no BLAS threads)."""
+    r0, r1, fr = _linear_taps(h, coarse.shape[0])
+    c0, c1, fc = _linear_taps(w, coarse.shape[1])
+    fr, fc = fr[:, None, None], fc[None, :, None]
+    tall = coarse[r0] * (1 - fr) + coarse[r1] * fr  # (h, gw, C)
+    return tall[:, c0] * (1 - fc) + tall[:, c1] * fc
+
+
+def _block_mean(a: np.ndarray, gh: int, gw: int) -> np.ndarray:
+    """Mean of ``a`` (HxWxC) over a gh x gw grid of near-equal blocks."""
+    h, w = a.shape[:2]
+    rows = np.linspace(0, h, gh + 1).astype(np.int64)
+    cols = np.linspace(0, w, gw + 1).astype(np.int64)
+    sums = np.add.reduceat(np.add.reduceat(a, rows[:-1], axis=0), cols[:-1], axis=1)
+    return sums / (np.diff(rows)[:, None, None] * np.diff(cols)[None, :, None])
+
+
 def _glare(exposed: np.ndarray, config: SynthesisConfig) -> np.ndarray:
     """The image's light spread over the frame: half uniformly, half as a wide halo around
     bright regions (per channel, so a warm sun gives a warm haze)."""
     h, w = exposed.shape[:2]
     scale = config.grid / max(h, w)
     gh, gw = max(1, min(h, round(h * scale))), max(1, min(w, round(w * scale)))
-    out = np.empty_like(exposed)
-    for i in range(3):
-        coarse = _blur(_resize(exposed[..., i], gw, gh, Image.BOX), config.glare_blur)
-        out[..., i] = _resize(0.5 * coarse + 0.5 * float(coarse.mean()), w, h, Image.BILINEAR)
-    return out
+    coarse = _block_mean(exposed, gh, gw)
+    coarse = np.stack([_blur(coarse[..., i], config.glare_blur) for i in range(3)], -1)
+    coarse = 0.5 * coarse + 0.5 * coarse.mean(axis=(0, 1))
+    return _upsample(coarse.astype(np.float32), h, w)
 
 
 def _correlated_normal(rng: np.random.Generator, shape, rho: float) -> np.ndarray:
