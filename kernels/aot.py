@@ -130,26 +130,25 @@ def ptxas_info(ptx: str, arch: int) -> str:
     return ""
 
 
-def compile_all(archs=(80, 90), dtypes=("fp32", "fp16", "bf16"), verbose=False, info=False, **shape):
-    """Compile every planned launch for every arch and data dtype; returns (label, arch, dtype, seconds, info)."""
+def compile_all(targets, verbose=False, info=False, **shape):
+    """Compile every planned launch for each (arch, data dtype) in ``targets``; (label, arch, dtype, seconds, info) each."""
     done, seen = [], set()
-    for arch in archs:
-        for dtype in dtypes:
-            for label, launch in planned_launches(DTYPES[dtype], **shape):
-                source = source_for(launch)
-                key = (arch, launch.kernel.__name__, str(sorted(source.signature.items())), str(sorted(source.constants.items())), str(sorted(source.attrs.items())))  # fmt: skip
-                if key in seen:  # fp32-only kernels (fold, gate, stats) plan the same in every dtype
-                    continue
-                seen.add(key)
-                start = time.perf_counter()
-                compiled = compile_launch(launch, arch)
-                if not compiled.asm.get("cubin"):
-                    raise RuntimeError(f"{label} sm_{arch} {dtype}: no cubin")
-                seconds = time.perf_counter() - start
-                details = ptxas_info(compiled.asm["ptx"], arch) if info else ""
-                done.append((label, arch, dtype, seconds, details))
-                if verbose:
-                    print(f"sm_{arch} {dtype:4s} {label:60s} {seconds:5.1f}s {details}", flush=True)
+    for arch, dtype in targets:
+        for label, launch in planned_launches(DTYPES[dtype], **shape):
+            source = source_for(launch)
+            key = (arch, launch.kernel.__name__, str(sorted(source.signature.items())), str(sorted(source.constants.items())), str(sorted(source.attrs.items())))  # fmt: skip
+            if key in seen:  # fp32-only kernels (fold, gate, stats) plan the same in every dtype
+                continue
+            seen.add(key)
+            start = time.perf_counter()
+            compiled = compile_launch(launch, arch)
+            if not compiled.asm.get("cubin"):
+                raise RuntimeError(f"{label} sm_{arch} {dtype}: no cubin")
+            seconds = time.perf_counter() - start
+            details = ptxas_info(compiled.asm["ptx"], arch) if info else ""
+            done.append((label, arch, dtype, seconds, details))
+            if verbose:
+                print(f"sm_{arch} {dtype:4s} {label:60s} {seconds:5.1f}s {details}", flush=True)
     return done
 
 
@@ -157,14 +156,19 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--arch", type=int, action="append", help="compute capability, e.g. 80 or 90 (repeatable)")
     parser.add_argument("--dtype", action="append", choices=sorted(DTYPES), help="data dtype (repeatable; default all)")
+    parser.add_argument("--target", action="append", default=[], help="ARCH:DTYPE pair, e.g. 90:bf16 (repeatable, on top of --arch x --dtype)")
     parser.add_argument("--height", type=int, default=2048)
     parser.add_argument("--width", type=int, default=2048)
     parser.add_argument("--ptxas-info", action="store_true", help="print registers and spills of each build")
     args = parser.parse_args(argv)
-    archs = tuple(args.arch or (80, 90))
-    dtypes = tuple(args.dtype or ("fp32", "fp16", "bf16"))
-    done = compile_all(archs, dtypes, verbose=True, info=args.ptxas_info, height=args.height, width=args.width)
-    print(f"ok: {len(done)} builds for sm_{', sm_'.join(map(str, archs))}")
+    targets = [(arch, dtype) for arch in args.arch or ([] if args.target else [80, 90]) for dtype in args.dtype or DTYPES]
+    for pair in args.target:
+        arch, dtype = pair.split(":")
+        if dtype not in DTYPES:
+            parser.error(f"unknown dtype in --target {pair}")
+        targets.append((int(arch), dtype))
+    done = compile_all(targets, verbose=True, info=args.ptxas_info, height=args.height, width=args.width)
+    print(f"ok: {len(done)} builds for {', '.join(f'sm_{a} {d}' for a, d in targets)}")
     return 0
 
 
