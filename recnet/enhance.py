@@ -1,0 +1,120 @@
+"""Correct a photo: the one function the CLI, the demo and the evaluation call.
+
+``mode="native"`` runs the network on the full-resolution photo. ``mode="fast"`` runs it at
+a working resolution (long side ``WORKING_LONG_SIDE``) and carries the correction back with
+a guided upsampling of the per-pixel colour transform (``recnet.guided_upsample``); photos
+already at or below the working size run natively in both modes.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from recnet.image_io import Photo, photo_from_array, photo_from_pil, photo_to_array, photo_to_pil
+from recnet.guided_upsample import guided_upsample
+
+MODES = ("fast", "native")
+WORKING_LONG_SIDE = 768  # see benchmarks/README.md "fast vs native": measured choice
+GUIDE_RADIUS = 4  # guided-filter window radius at the working resolution (pixels)
+GUIDE_EPS = 1e-3  # regularisation of the local colour transform (images in [0, 1])
+
+
+@dataclass
+class EnhancedPhoto:
+    photo: Photo  # the corrected photo; alpha, bit depth and greyscale carried over
+    exposure_map: np.ndarray  # (H, W) float32 in [0, 1]: 1 = brightened (was under-exposed)
+    timings: dict  # seconds: "network", "upsample", "total"
+    mode: str  # the mode that actually ran ("native" for photos within the working size)
+    working_size: tuple  # (width, height) the network saw
+
+
+@dataclass
+class EnhanceResult:
+    image: object  # PIL image or numpy array, the same kind and size as the input
+    exposure_map: np.ndarray  # (H, W) float32 in [0, 1]: 1 = brightened (was under-exposed)
+    timings: dict
+    mode: str
+    working_size: tuple
+    warnings: list
+
+
+def working_size(height: int, width: int, long_side: int = WORKING_LONG_SIDE) -> tuple[int, int]:
+    """(h, w) with the long side scaled to ``long_side``; unchanged if already within it."""
+    scale = long_side / max(height, width)
+    if scale >= 1:
+        return height, width
+    return max(1, round(height * scale)), max(1, round(width * scale))
+
+
+@torch.inference_mode()
+def correct_rgb(rgb: np.ndarray, model, mode: str = "fast", long_side: int = WORKING_LONG_SIDE):
+    """(corrected rgb, exposure map, timings, mode run, (w, h) seen) for an (H, W, 3) float32 array."""
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    start = time.perf_counter()
+    device = next(model.parameters()).device
+    full = torch.from_numpy(np.ascontiguousarray(rgb, dtype=np.float32)).permute(2, 0, 1)[None].to(device)
+    height, width = full.shape[-2:]
+    low_h, low_w = working_size(height, width, long_side) if mode == "fast" else (height, width)
+    resized = (low_h, low_w) != (height, width)
+    # antialiased bilinear: area-like on big reductions, no aliasing in fine textures
+    low = F.interpolate(full, size=(low_h, low_w), mode="bilinear", antialias=True) if resized else full
+    t0 = time.perf_counter()
+    result = model(low)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    t1 = time.perf_counter()
+    if resized:
+        out = guided_upsample(low, result.image, full, GUIDE_RADIUS, GUIDE_EPS)
+        mask = F.interpolate(result.mask, size=(height, width), mode="bilinear", align_corners=False)
+    else:
+        out, mask = result.image, result.mask
+    out_np = out[0].permute(1, 2, 0).float().cpu().numpy()
+    mask_np = mask[0, 0].float().clamp(0, 1).cpu().numpy()
+    t2 = time.perf_counter()
+    timings = {"network": t1 - t0, "upsample": t2 - t1, "total": t2 - start}
+    return out_np, mask_np, timings, "fast" if resized else "native", (low_w, low_h)
+
+
+def enhance_photo(photo: Photo, model, mode: str = "fast", long_side: int = WORKING_LONG_SIDE) -> EnhancedPhoto:
+    """Correct a decoded ``Photo``; alpha, bit depth and greyscale-ness are carried over."""
+    out, mask, timings, ran, seen = correct_rgb(photo.rgb, model, mode, long_side)
+    return EnhancedPhoto(replace(photo, rgb=out, warnings=list(photo.warnings)), mask, timings, ran, seen)
+
+
+def enhance(image, model=None, mode: str = "fast", long_side: int = WORKING_LONG_SIDE) -> EnhanceResult:
+    """Correct a PIL image or an (H, W, 3[+1]) uint8 / uint16 / float array.
+
+    Returns the corrected image as the same kind (PIL in, PIL out; array in, array of the
+    same dtype out) and size, the exposure map at image size and the timings.
+    ``model=None`` loads the shipped weights once and reuses them.
+    """
+    model = model if model is not None else _default_model()
+    if isinstance(image, np.ndarray):
+        photo = photo_from_array(image)
+    elif hasattr(image, "mode") and hasattr(image, "size"):  # a PIL image
+        photo = photo_from_pil(image)
+    else:
+        raise TypeError(f"expected a PIL image or a numpy array, got {type(image).__name__}")
+    done = enhance_photo(photo, model, mode, long_side)
+    if isinstance(image, np.ndarray):
+        out = photo_to_array(done.photo, image.dtype if image.dtype in (np.uint8, np.uint16) else np.float32)
+    else:
+        out = photo_to_pil(done.photo)
+    return EnhanceResult(out, done.exposure_map, done.timings, done.mode, done.working_size, done.photo.warnings)
+
+
+_MODEL_CACHE: dict = {}
+
+
+def _default_model():
+    if "default" not in _MODEL_CACHE:
+        from recnet.weights import load_model
+
+        _MODEL_CACHE["default"] = load_model()
+    return _MODEL_CACHE["default"]
