@@ -8,10 +8,6 @@ the product runs it) is quantised to 8 bits and scored against the 8-bit target 
 ``recnet.metrics.image_scores`` scores it (RGB, data range 255, SSIM with an 11x11 Gaussian
 window, sigma 1.5). One JSON line goes to stdout; progress and errors go to stderr.
 
-``TargetScorer`` computes the same numbers as ``image_scores`` (to float64 rounding, tested)
-with a separable window in numpy and the target's statistics computed once per pair:
-``image_scores`` runs a full 11x11 float64 convolution in torch, which takes 10-20 s for one
-768x512 image on our CPUs, against about half a second here.
 """
 
 from __future__ import annotations
@@ -27,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from recnet.baselines import METHODS as BASELINES
-from recnet.metrics import image_scores, psnr
+from recnet.metrics import image_scores
 from recnet.synthesis import IMAGE_SUFFIXES, PhotoFolder, rng_for, synthesize_pair
 
 Pair = tuple[str, np.ndarray, np.ndarray]  # (name, input, target), HxWx3 float32 in [0, 1]
@@ -36,59 +32,6 @@ Pair = tuple[str, np.ndarray, np.ndarray]  # (name, input, target), HxWx3 float3
 def to_u8(rgb: np.ndarray) -> np.ndarray:
     """HxWx3 float in [0, 1] -> uint8 (rounded)."""
     return np.round(np.clip(np.asarray(rgb, dtype=np.float32), 0.0, 1.0) * 255.0).astype(np.uint8)
-
-
-class TargetScorer:
-    """PSNR and SSIM of outputs against one uint8 target, equal to ``recnet.metrics.image_scores``.
-
-    SSIM: 11x11 Gaussian window (sigma 1.5; smaller for images under 11 px, as in
-    ``recnet.metrics.ssim``), valid region, K1 = 0.01, K2 = 0.03, data range 255, mean over
-    pixels and RGB channels. The window is separable, so it is applied as two 1-D passes.
-    """
-
-    def __init__(self, target_u8: np.ndarray):
-        self.target = np.asarray(target_u8)
-        h, w = self.target.shape[:2]
-        size = min(11, h, w)
-        n = np.arange(size, dtype=np.float64) - (size - 1) / 2
-        g = np.exp(-0.5 * (n / 1.5) ** 2)
-        self.taps = g / g.sum()
-        y = self.target.astype(np.float64)
-        self.mu_y, self.e_yy = self._filter(y), self._filter(y * y)
-        self.y = y
-
-    def _filter(self, m: np.ndarray) -> np.ndarray:
-        k = len(self.taps)
-        h, w = m.shape[:2]
-        rows = sum(self.taps[i] * m[i : h - k + 1 + i] for i in range(k))
-        return sum(self.taps[i] * rows[:, i : w - k + 1 + i] for i in range(k))
-
-    def ssim(self, output_u8: np.ndarray) -> float:
-        x = np.asarray(output_u8).astype(np.float64)
-        c1, c2 = (0.01 * 255.0) ** 2, (0.03 * 255.0) ** 2
-        mu_x, mu_y = self._filter(x), self.mu_y
-        sxx = self._filter(x * x) - mu_x**2
-        syy = self.e_yy - mu_y**2
-        sxy = self._filter(x * self.y) - mu_x * mu_y
-        ssim_map = ((2 * mu_x * mu_y + c1) * (2 * sxy + c2)) / ((mu_x**2 + mu_y**2 + c1) * (sxx + syy + c2))
-        return float(ssim_map.mean())
-
-    def psnr(self, output_u8: np.ndarray) -> float:
-        import torch
-
-        x = torch.as_tensor(np.asarray(output_u8)).permute(2, 0, 1)[None].double()
-        y = torch.as_tensor(self.target).permute(2, 0, 1)[None].double()
-        return float(psnr(x, y, 255.0))
-
-    def __call__(self, output_u8: np.ndarray) -> tuple[float, float]:
-        if np.asarray(output_u8).shape != self.target.shape:
-            raise ValueError(f"output {np.shape(output_u8)} and target {self.target.shape} differ in shape")
-        return self.psnr(output_u8), self.ssim(output_u8)
-
-
-def reference_scores(output_u8: np.ndarray, target_u8: np.ndarray) -> tuple[float, float]:
-    """``recnet.metrics.image_scores`` itself (slow on big images; for checks)."""
-    return image_scores(output_u8, target_u8)
 
 
 # --------------------------------------------------------------------------------------
@@ -208,10 +151,10 @@ def evaluate_pairs(
     images = []
     n = 0
     for name, inp, target in pairs:
-        scorer = TargetScorer(to_u8(target))
+        target_u8 = to_u8(target)
         row = {"name": name}
         for method, fn in methods.items():
-            scores = scorer(to_u8(fn(inp)))
+            scores = np.array(image_scores(to_u8(fn(inp)), target_u8))
             sums[method] += scores
             row[method] = {"psnr": round(scores[0], 4), "ssim": round(scores[1], 5)}
         images.append(row)

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from recnet.__main__ import main
-from recnet.evaluate import TargetScorer, evaluate_pairs, folder_pairs, synthetic_pairs, to_u8
+from recnet.evaluate import evaluate_pairs, folder_pairs, synthetic_pairs, to_u8
 
 
 def _ssim_reference(x: np.ndarray, y: np.ndarray) -> float:
@@ -72,16 +72,6 @@ def _run_cli(capsys, *argv) -> tuple[int, dict | None, str]:
     lines = [line for line in out.splitlines() if line.strip()]
     assert len(lines) <= 1  # ONE JSON line
     return rc, (json.loads(lines[0]) if lines else None), err
-
-
-def test_scorer_matches_metrics_image_scores():
-    from recnet.metrics import image_scores
-
-    rng = np.random.default_rng(1)
-    for shape in [(30, 41, 3), (6, 20, 3), (1, 1, 3)]:
-        a, b = rng.integers(0, 256, shape, dtype=np.uint8), rng.integers(0, 256, shape, dtype=np.uint8)
-        got, want = TargetScorer(b)(a), image_scores(a, b)
-        assert got[0] == pytest.approx(want[0], abs=1e-9) and got[1] == pytest.approx(want[1], abs=1e-9)
 
 
 def test_cli_on_pairs_folder_identity_scores(pairs_dir, capsys):
