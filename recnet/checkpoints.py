@@ -79,7 +79,9 @@ def read_weights(path: str | os.PathLike) -> tuple[dict, dict]:
     if not path.is_file():
         raise FileNotFoundError(f"weights file not found: {path}")
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        # TorchVersion: files written by train.py before its metadata stored str(torch.__version__)
+        with torch.serialization.safe_globals([torch.torch_version.TorchVersion]):
+            obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # unpickling refused, truncated file, not a torch file
         raise CheckpointError(f"{path}: cannot read weights ({type(exc).__name__}: {exc})") from exc
     state, metadata = _unwrap(obj, path)

@@ -235,7 +235,7 @@ def run(args: argparse.Namespace) -> int:
             "ecr_weight": settings["ecr_weight"],
             "seed": settings["seed"],
             "device": str(device),
-            "torch": torch.__version__,
+            "torch": str(torch.__version__),  # a plain str: weights_only loading refuses TorchVersion
             "train_seconds": round(elapsed_before + time.monotonic() - started, 1),
             **extra,
         }
