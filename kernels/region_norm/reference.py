@@ -15,6 +15,19 @@ import torch
 import torch.nn.functional as F
 
 
+def _instance_norm(y: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, eps: float) -> torch.Tensor:
+    """``InstanceNorm2d(affine=True)``: per-sample, per-channel mean and biased variance over H*W.
+
+    PyTorch refuses a 1x1 input ("more than 1 spatial element"); the formula is still
+    defined there (zero variance: the output is the bias), so that case is written out.
+    """
+    if y.shape[-1] * y.shape[-2] > 1:
+        return F.instance_norm(y, weight=weight, bias=bias, eps=eps)
+    mean = y.mean(dim=(2, 3), keepdim=True)
+    var = y.var(dim=(2, 3), unbiased=False, keepdim=True)
+    return (y - mean) * torch.rsqrt(var + eps) * weight[:, None, None] + bias[:, None, None]
+
+
 def region_norm_reference(
     x: torch.Tensor,
     under_mask: torch.Tensor,
@@ -36,5 +49,5 @@ def region_norm_reference(
         mid = x * region
         pooled = torch.cat([mid.mean(1, keepdim=True), mid.amax(1, keepdim=True), region], dim=1)
         att = torch.sigmoid(F.conv2d(pooled, attention_weight[i], padding=1))
-        outputs.append(F.instance_norm(mid * att, weight=norm_weight, bias=norm_bias, eps=eps))
+        outputs.append(_instance_norm(mid * att, norm_weight, norm_bias, eps))
     return tuple(outputs)
