@@ -52,10 +52,9 @@ def test_region_norm_half_precision(dtype):
 
 
 def test_region_norm_single_pixel():
-    """1x1: the reference (F.instance_norm) refuses one spatial element; the kernel gives the limit, beta."""
+    """1x1: zero variance, so every output is the InstanceNorm bias (the reference writes this case out)."""
     args = _inputs(2, 8, 1, 1)
-    with pytest.raises(ValueError):
-        region_norm_reference(*args)
+    _check(args, torch.float32)
     with poisoned_outputs():
         got = region_norm_fwd(*args)
     beta = args[5].reshape(1, 8, 1, 1).expand(2, 8, 1, 1).double()
