@@ -1,0 +1,227 @@
+"""What the page and the HTTP API do with a photo, without Gradio: decode, correct, keep, blend, write.
+
+``Studio.process`` turns an uploaded file into a stored ``Result`` (one call of
+``recnet.enhance.enhance_photo``, at most one at a time); ``Studio.render`` writes the
+full-resolution PNG for a strength and ``Studio.render_map`` the exposure map. Failures the
+person can act on raise ``DemoError`` with a message for them; the UI turns it into
+``gr.Error`` and leaves the previous result on the page.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+import tempfile
+import threading
+import time
+import unicodedata
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from demo import imaging
+from demo.settings import Settings
+from demo.store import Result, ResultStore
+from recnet.enhance import WORKING_LONG_SIDE, enhance_photo
+from recnet.image_io import ImageError, ImageTooLargeError, Photo, load_photo
+
+MODES = {"fast": "Fast", "native": "Full resolution"}
+OUTPUT_DIR = Path(tempfile.gettempdir()) / "recnet-demo"
+OUTPUT_MAX_AGE_S = 3600  # files we wrote are removed after an hour (Gradio serves its own copy)
+
+
+class DemoError(Exception):
+    """A failure with a message for the person (bad file, too big, out of memory)."""
+
+    def __init__(self, message: str, title: str = "Could not process this photo"):
+        super().__init__(message)
+        self.title = title
+
+
+def safe_stem(name: str | None) -> str:
+    """A short, portable file-name stem from an uploaded file's name."""
+    stem = Path(name or "photo").stem
+    stem = unicodedata.normalize("NFKD", stem).encode("ascii", "ignore").decode()
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._-")[:60]
+    return stem or "photo"
+
+
+class Studio:
+    """The model, its lock, the result store and the settings, shared by every session."""
+
+    def __init__(self, model, settings: Settings, infer: Callable | None = None, backend: str = "PyTorch",
+                 device_label: str = "CPU"):
+        self.model = model
+        self.settings = settings
+        self.store = ResultStore(settings.store_bytes)
+        self.backend = backend
+        self.device_label = device_label
+        self._infer = infer or (lambda photo, mode: enhance_photo(photo, self.model, mode))
+        self._model_lock = threading.Lock()  # one network run at a time, whatever event asks
+        path = getattr(model, "weights_path", None)
+        digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()[:12] if path and Path(path).is_file() else "none"
+        self.weights_id = digest
+
+    # ------------------------------------------------------------------ processing
+
+    def key_for(self, data: bytes, mode: str) -> str:
+        return f"{hashlib.sha256(data).hexdigest()[:32]}-{mode}-{self.weights_id}"
+
+    def process(self, path: str | Path, mode: str = "fast", pinned: bool = False) -> tuple[Result, bool]:
+        """(result, served from the store) for the file at ``path``; raises DemoError."""
+        if mode not in MODES:
+            raise DemoError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+        try:
+            data = Path(path).read_bytes()
+        except OSError as exc:
+            raise DemoError(f"the uploaded file could not be read ({exc.strerror or exc})") from exc
+        key = self.key_for(data, mode)
+        cached = self.store.get(key)
+        if cached is not None:
+            return cached, True
+        started = time.perf_counter()
+        try:
+            photo = load_photo(data, max_pixels=self.settings.max_pixels)
+        except ImageTooLargeError as exc:
+            raise DemoError(
+                f"{exc}. This server takes photos up to {self.settings.max_pixels / 1e6:.0f} megapixels: "
+                "scale it down first, or run the command line (python -m recnet enhance) on your own machine.",
+                title="Photo too large",
+            ) from exc
+        except ImageError as exc:
+            raise DemoError(f"{exc}.", title="Not a photo we can read") from exc
+        decoded = time.perf_counter()
+        height, width = photo.rgb.shape[:2]
+        warnings = [note[0].upper() + note[1:] + "." for note in photo.warnings]
+        ran_mode = mode
+        if mode == "native" and width * height > self.settings.max_native_pixels:
+            ran_mode = "fast"
+            warnings.append(
+                f"Full resolution is limited to {self.settings.max_native_pixels / 1e6:.0f} MP on this server "
+                f"(this photo is {width * height / 1e6:.1f} MP), so it ran in Fast mode."
+            )
+        try:
+            with self._model_lock:
+                done = self._infer(photo, ran_mode)
+        except (MemoryError, RuntimeError) as exc:  # torch reports its own out-of-memory as RuntimeError
+            if isinstance(exc, MemoryError) or "out of memory" in str(exc).lower():
+                raise DemoError("the server ran out of memory on this photo: try Fast mode or a smaller photo",
+                                title="Out of memory") from exc
+            raise
+        inferred = time.perf_counter()
+        result = self._result(key, photo, done, mode, warnings, pinned)
+        result.info["seconds"] = {
+            "decode": round(decoded - started, 3),
+            "network": round(done.timings.get("network", 0.0), 3),
+            "upsample": round(done.timings.get("upsample", 0.0), 3),
+            "model_total": round(inferred - decoded, 3),
+            "prepare": round(time.perf_counter() - inferred, 3),
+        }
+        self.store.put(result)
+        return result, False
+
+    def _result(self, key: str, photo: Photo, done, requested: str, warnings: list[str], pinned: bool) -> Result:
+        height, width = photo.rgb.shape[:2]
+        depth = photo.bit_depth
+        source = imaging.to_compact(photo.rgb, depth)
+        corrected = imaging.to_compact(done.photo.rgb, depth)
+        alpha = None if photo.alpha is None else imaging.to_compact(photo.alpha, depth)
+        exposure_map = imaging.to_compact(done.exposure_map, 8)
+        size = imaging.preview_size(width, height)
+        before = imaging.preview(source, size)
+        after = imaging.preview(corrected, size)
+        overlay = imaging.exposure_overlay(before, imaging.preview(exposure_map, size))
+        notes = []
+        if photo.alpha is not None:
+            notes.append("Transparency (alpha channel) kept unchanged in the result.")
+        if depth == 16:
+            notes.append("16-bit photo: the result is a 16-bit PNG.")
+        if photo.grey:
+            notes.append("Greyscale photo: the result is greyscale too.")
+        brightened, darkened = imaging.map_shares(exposure_map)
+        info = {
+            "width": width,
+            "height": height,
+            "megapixels": round(width * height / 1e6, 2),
+            "bit_depth": depth,
+            "alpha": photo.alpha is not None,
+            "greyscale": photo.grey,
+            "requested_mode": requested,
+            "mode": done.mode,
+            "working_size": list(done.working_size),
+            "backend": self.backend,
+            "device": self.device_label,
+            "brightened_share": round(brightened, 3),
+            "darkened_share": round(darkened, 3),
+            "warnings": warnings,
+            "notes": notes,
+        }
+        return Result(key=key, source=source, corrected=corrected, alpha=alpha, bit_depth=depth, grey=photo.grey,
+                      exposure_map=exposure_map, before_preview=before, after_preview=after,
+                      overlay_preview=overlay, info=info, notes=notes, pinned=pinned)
+
+    # ------------------------------------------------------------------ outputs
+
+    def blended_photo(self, result: Result, strength: float) -> Photo:
+        rgb = imaging.blend(result.source, result.corrected, strength)
+        alpha = None if result.alpha is None else imaging.from_compact(result.alpha)
+        return Photo(rgb=rgb, alpha=alpha, bit_depth=result.bit_depth, grey=result.grey)
+
+    def render(self, result: Result, strength: float, name: str | None) -> Path:
+        """The full-resolution PNG at ``strength``, written to a fresh file; returns its path."""
+        stem = safe_stem(name)
+        suffix = "" if strength >= 1.0 else f"_{round(strength * 100)}pct"
+        data = imaging.photo_png(self.blended_photo(result, strength))
+        return imaging.write_file(data, self._fresh_dir() / f"{stem}_recnet{suffix}.png")
+
+    def render_map(self, result: Result, name: str | None) -> Path:
+        """The exposure map as a greyscale PNG at the photo's size (255 = brightened, 0 = toned down)."""
+        data = imaging.grey_png(result.exposure_map)
+        return imaging.write_file(data, self._fresh_dir() / f"{safe_stem(name)}_exposure_map.png")
+
+    def preview_pair(self, result: Result, strength: float) -> tuple[np.ndarray, np.ndarray]:
+        after = imaging.blend(result.before_preview, result.after_preview, strength)
+        return result.before_preview, imaging.to_compact(after, 8)
+
+    def _fresh_dir(self) -> Path:
+        self._clean_outputs()
+        path = OUTPUT_DIR / uuid.uuid4().hex
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    @staticmethod
+    def _clean_outputs() -> None:
+        limit = time.time() - OUTPUT_MAX_AGE_S
+        if not OUTPUT_DIR.is_dir():
+            return
+        for entry in OUTPUT_DIR.iterdir():
+            try:
+                if entry.stat().st_mtime < limit:
+                    shutil.rmtree(entry, ignore_errors=True)
+            except OSError:
+                pass
+
+    # ------------------------------------------------------------------ examples
+
+    def warm(self, paths: list[Path], stop: threading.Event | None = None) -> int:
+        """Correct the examples (fast mode) into the store, pinned; returns how many were done."""
+        done = 0
+        for path in paths:
+            if stop is not None and stop.is_set():
+                break
+            try:
+                self.process(path, "fast", pinned=True)
+                done += 1
+            except Exception as exc:  # an example must never take the server down
+                print(f"[demo] could not pre-compute example {path.name}: {exc}", flush=True)
+        return done
+
+
+def describe_working_size(result: Result) -> str:
+    w, h = result.info["working_size"]
+    if result.info["mode"] == "fast":
+        return f"network at {w}×{h} (long side {WORKING_LONG_SIDE} px), correction carried to every pixel"
+    return "the network saw every pixel"

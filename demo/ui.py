@@ -1,0 +1,314 @@
+"""The page (Gradio Blocks) and its one public HTTP endpoint, ``/enhance``.
+
+Events:
+
+- ``enhance`` (public, ``api_name="enhance"``): file + mode + strength -> full-resolution PNG,
+  exposure map PNG, info dict. Triggered by the Enhance button and by an upload; the network
+  runs in the "model" concurrency group (one run at a time on a CPU).
+- ``show`` (private): after a successful ``enhance``, fills the before/after slider, the
+  exposure-map overlay and the status line from the stored result.
+- ``reblend`` (private): the strength control re-blends the stored result, never rerunning
+  the network.
+- the examples gallery loads an example into the upload box and runs ``enhance`` on it; the
+  examples' results are precomputed in the background after start-up, so they open at once.
+
+A failed request raises ``gr.Error`` and changes no output: the previous result stays.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import gradio as gr
+from PIL import Image
+
+from demo import imaging
+from demo.service import MODES, DemoError, Studio, describe_working_size
+from demo.store import Result
+
+HERE = Path(__file__).resolve().parent
+EXAMPLES_DIR = HERE / "examples"
+THUMB_LONG_SIDE = 360
+
+CSS = """
+#recnet-header h1 { margin-bottom: 0.1em; }
+#recnet-header p { margin-top: 0; color: var(--body-text-color-subdued); }
+.recnet-legend { display: flex; flex-wrap: wrap; gap: 0.4em 1.2em; font-size: 0.92em; padding: 0.2em 0.4em; }
+.recnet-legend span { display: inline-flex; align-items: center; gap: 0.45em; }
+.recnet-swatch { width: 1.05em; height: 1.05em; border-radius: 3px; display: inline-block;
+                 border: 1px solid rgba(0, 0, 0, 0.25); flex: none; }
+.recnet-legend .recnet-hint { color: var(--body-text-color-subdued); flex-basis: 100%; }
+#recnet-status { min-height: 2.5em; }
+footer { flex-wrap: wrap; }
+"""
+
+LEGEND_HTML = f"""
+<div class="recnet-legend" role="note" aria-label="Exposure map legend">
+  <span><i class="recnet-swatch" style="background:{imaging.BRIGHTENED_HEX}"></i>
+        under-exposed: brightened</span>
+  <span><i class="recnet-swatch" style="background:{imaging.DARKENED_HEX}"></i>
+        over-exposed: toned down</span>
+  <span class="recnet-hint">Grey: left about as it was. Stronger colour: the model was surer.</span>
+</div>
+"""
+
+KODAK_TERMS = "released by Kodak for unrestricted use"
+PLACEHOLDER = "Drop a photo here, click to browse, or paste one (Ctrl+V)"
+
+
+class PhotoInput(gr.Image):
+    """``gr.Image`` that hands the handler the uploaded file untouched (its path).
+
+    Gradio's own preprocessing opens the upload with Pillow before our code runs: 16-bit
+    colour would come back as 8-bit, and a corrupt file or a decompression bomb would fail
+    inside Gradio with a generic error. ``recnet.image_io`` decodes the file instead and says
+    what is wrong with it. The browser side is the ordinary image component (``is_template``).
+    """
+
+    is_template = True
+
+    def preprocess(self, payload):
+        if payload is None:
+            return None
+        if payload.path is None:  # a data: URL (not how the page uploads, but the API allows it)
+            return super().preprocess(payload)
+        return str(payload.path)
+
+
+def load_examples() -> list[dict]:
+    path = EXAMPLES_DIR / "examples.json"
+    if not path.is_file():
+        return []
+    records = json.loads(path.read_text())
+    return [r for r in records if (EXAMPLES_DIR / r["file"]).is_file()]
+
+
+def make_thumbnails(examples: list[dict], folder: Path) -> list[tuple[str, str]]:
+    """Small JPEG copies for the gallery (the originals are up to 1600 px and 1 MB)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    items = []
+    for record in examples:
+        thumb = folder / f"thumb_{Path(record['file']).stem}.jpg"
+        if not thumb.is_file():
+            with Image.open(EXAMPLES_DIR / record["file"]) as img:
+                img = img.convert("RGB")
+                img.thumbnail((THUMB_LONG_SIDE, THUMB_LONG_SIDE), Image.LANCZOS)
+                img.save(thumb, quality=85)
+        items.append((str(thumb), record["caption"]))
+    return items
+
+
+def credits_markdown(examples: list[dict]) -> str:
+    lines = [
+        "\"Real\" photos are genuine exposure failures. \"Simulated\" ones are well-exposed photos whose",
+        "exposure was spoiled on purpose with `recnet.synthesis` to show what the model is for.",
+        "",
+        "| Example | Author | Licence | Source | Changes |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for r in examples:
+        licence = f"[{r['licence']}]({r['licence_url']})" if r["licence_url"] else KODAK_TERMS
+        lines.append(f"| {r['caption']} | {r['author']} | {licence} | {r['source']} | {r['changes']} |")
+    return "\n".join(lines)
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.2f} s" if value < 10 else f"{value:.0f} s"
+
+
+def mode_label(meta: dict) -> str:
+    if meta["mode"] == "native" and meta["requested_mode"] == "fast":
+        return "Fast mode"
+    return f"{MODES[meta['mode']]} mode"
+
+
+def credit_line(record: dict) -> str:
+    """One line of attribution for an example photo (shown when it is opened)."""
+    licence = f"[{record['licence']}]({record['licence_url']})" if record["licence_url"] else KODAK_TERMS
+    changes = []
+    if not record["real"]:
+        changes.append("exposure spoiled on purpose with recnet.synthesis")
+    if "resized" in record["changes"]:
+        changes.append("resized")
+    extra = f" ({', '.join(changes)})" if changes else ""
+    return f"Example photo: *{record['caption']}*, photo by {record['author']}, {licence}{extra}."
+
+
+def status_markdown(result: Result, info: dict | None, credit: str = "") -> str:
+    """The human-readable lines under the before/after slider."""
+    meta = result.info
+    seconds = (info or {}).get("seconds", {})
+    total = seconds.get("total")
+    took = "from memory" if (info or {}).get("cached") else f"in {_seconds(total)}" if total is not None else ""
+    width, height = result.size
+    lines = [
+        f"**Done {took}** · {mode_label(meta)} · {meta['backend']} on {meta['device']}",
+        f"{width}×{height} ({imaging.megapixels(width, height)}, {meta['bit_depth']}-bit) · "
+        f"{describe_working_size(result)}",
+    ]
+    if not (info or {}).get("cached") and "network" in seconds:
+        lines.append(f"network {_seconds(seconds['network'])}, upsampling {_seconds(seconds['upsample'])}, "
+                     f"decoding {_seconds(seconds['decode'])}, PNG {_seconds(seconds.get('png', 0.0))}")
+    lines.append(f"Brightened {meta['brightened_share']:.0%} of the photo, toned down {meta['darkened_share']:.0%}.")
+    lines += [f"**Warning:** {w}" for w in meta["warnings"]] + [f"**Note:** {n}" for n in meta["notes"]]
+    if credit:
+        lines.append(credit)
+    return "  \n".join(lines)
+
+
+def build_ui(studio: Studio, examples: list[dict] | None = None, thumbs_dir: Path | None = None,
+             weights_note: str = "") -> gr.Blocks:
+    """The Blocks for ``studio`` (not yet queued or launched)."""
+    settings = studio.settings
+    examples = load_examples() if examples is None else examples
+    thumbs_dir = thumbs_dir or Path(tempfile.gettempdir()) / "recnet-demo-thumbnails"
+    # an example is recognised by its bytes (the key's first part), whatever the file is called
+    credits = {studio.key_for((EXAMPLES_DIR / r["file"]).read_bytes(), "").split("-")[0]: credit_line(r)
+               for r in examples}
+
+    def enhance(image: str | None, mode: str = "fast", strength: float = 1.0, request: gr.Request = None):
+        """Correct the mixed exposure of a photo.
+
+        Args:
+            image: the photo (JPEG, PNG incl. 16-bit and alpha, WebP, TIFF, BMP, GIF first frame...).
+            mode: "fast" (the network at 768 px, correction carried to every pixel) or "native" (every pixel).
+            strength: 0..1, blend between the photo (0) and the full correction (1).
+
+        Returns:
+            the corrected photo as a lossless PNG at full resolution (16-bit for 16-bit input),
+            the exposure map as a greyscale PNG of the same size (255 = brightened, was under-exposed;
+            0 = toned down, was over-exposed), and a dict of facts (size, mode, timings, backend, warnings).
+        """
+        started = time.perf_counter()
+        if not image:
+            raise gr.Error("Upload a photo first, or click one of the examples.", title="No photo")
+        try:
+            strength = float(strength)
+        except (TypeError, ValueError):
+            raise gr.Error(f"strength must be a number from 0 to 1, not {strength!r}", title="Bad strength") from None
+        if not 0.0 <= strength <= 1.0:  # also refuses NaN
+            raise gr.Error(f"strength must be from 0 to 1, not {strength}", title="Bad strength")
+        name = Path(image).name
+        try:
+            result, cached = studio.process(image, mode or "fast")
+        except DemoError as exc:
+            raise gr.Error(str(exc)[:1].upper() + str(exc)[1:], title=exc.title, print_exception=False) from None
+        except Exception as exc:  # never a traceback for the person; the server log has it
+            print(f"[demo] enhance failed on {name!r}: {type(exc).__name__}: {exc}", flush=True)
+            raise gr.Error("Something went wrong while processing this photo. Please try again, or try another "
+                           "photo.", title="Processing failed") from exc
+        before_png = time.perf_counter()
+        download = studio.render(result, strength, name)
+        exposure_map = studio.render_map(result, name)
+        png_seconds = time.perf_counter() - before_png
+        for warning in result.info["warnings"]:
+            gr.Warning(warning)
+        for note in result.info["notes"]:
+            gr.Info(note)
+        info = dict(result.info, file=download.name, strength=strength, cached=cached)
+        info["seconds"] = dict(result.info.get("seconds", {}), png=round(png_seconds, 3),
+                               total=round(time.perf_counter() - started, 3))
+        return str(download), str(exposure_map), info, {"key": result.key, "name": name}
+
+    def show(state: dict | None, strength: float, info: dict | None):
+        result = studio.store.get((state or {}).get("key"))
+        if result is None:
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        strength = min(1.0, max(0.0, float(strength)))
+        before, after = studio.preview_pair(result, strength)
+        credit = credits.get(result.key.split("-")[0], "")
+        # the strength moved while the photo was processed: the download follows it
+        download = gr.skip()
+        if info and abs(float(info.get("strength", strength)) - strength) > 1e-9:
+            download = str(studio.render(result, strength, state.get("name")))
+        return (Image.fromarray(before), Image.fromarray(after)), Image.fromarray(result.overlay_preview), \
+            status_markdown(result, info, credit), download
+
+    def reblend(state: dict | None, strength: float):
+        if not state:
+            return gr.skip(), gr.skip()
+        result = studio.store.get(state.get("key"))
+        if result is None:
+            gr.Warning("That result is no longer in memory: press Enhance to run the photo again.")
+            return gr.skip(), gr.skip()
+        strength = min(1.0, max(0.0, float(strength)))
+        before, after = studio.preview_pair(result, strength)
+        download = studio.render(result, strength, state.get("name"))
+        return str(download), (Image.fromarray(before), Image.fromarray(after))
+
+    def pick_example(evt: gr.SelectData):
+        index = evt.index if isinstance(evt.index, int) else evt.index[0]
+        return str(EXAMPLES_DIR / examples[index]["file"])
+
+    with gr.Blocks(title="RECNet exposure studio", analytics_enabled=False, delete_cache=(1800, 3600)) as blocks:
+        state = gr.State(None, time_to_live=settings.state_ttl_s)
+        gr.HTML(
+            "<div id='recnet-header'><h1>🌗 RECNet exposure studio</h1>"
+            "<p>Fix photos that are blown out and too dark at the same time. Upload a photo, drag the slider to "
+            "compare, download the full-resolution PNG.</p></div>"
+        )
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3, min_width=280):
+                photo = PhotoInput(label="Your photo", type="filepath", image_mode=None,
+                                   sources=["upload", "clipboard"], height=240, placeholder=PLACEHOLDER,
+                                   buttons=[], elem_id="recnet-input")
+                mode = gr.Radio(
+                    choices=[(label, value) for value, label in MODES.items()], value="fast", label="Mode",
+                    info=f"Fast: seconds, any size. Full resolution: the network sees every pixel; slower, up to "
+                         f"{settings.max_native_pixels / 1e6:.0f} MP here.",
+                    elem_id="recnet-mode",
+                )
+                strength = gr.Slider(0.0, 1.0, value=1.0, step=0.05, label="Strength",
+                                     info="0 = your photo, 1 = full correction. Applies at once, no rerun.",
+                                     elem_id="recnet-strength")
+                run = gr.Button("Enhance", variant="primary", elem_id="recnet-run")
+            with gr.Column(scale=6, min_width=320):
+                slider = gr.ImageSlider(label="Before / after: drag the handle", format="png",
+                                        interactive=False, max_height=640, buttons=["fullscreen"],
+                                        elem_id="recnet-slider")
+                status = gr.Markdown("Upload a photo, or click an example below.", elem_id="recnet-status")
+                download = gr.File(label="Result: full resolution, lossless PNG", interactive=False, height=90,
+                                   elem_id="recnet-download")
+            with gr.Column(scale=3, min_width=260):
+                overlay = gr.Image(label="Exposure map", format="png", interactive=False,
+                                   buttons=["fullscreen"], elem_id="recnet-map")
+                gr.HTML(LEGEND_HTML)
+        # API-only outputs: the raw exposure map and the facts as JSON (the page shows them differently)
+        map_file = gr.Image(label="Exposure map", format="png", type="filepath",
+                            visible=False)
+        info_json = gr.JSON(label="Info", visible=False)
+
+        if examples:
+            gallery = gr.Gallery(value=make_thumbnails(examples, thumbs_dir), label="Examples: click one to run it",
+                                 columns=6, allow_preview=False, object_fit="cover", height="auto",
+                                 buttons=[], interactive=False, elem_id="recnet-examples")
+        with gr.Accordion("What the model does, and does not do", open=False):
+            gr.Markdown((HERE / "about.md").read_text() + (f"\n\n{weights_note}" if weights_note else ""))
+        if examples:
+            with gr.Accordion("Example photos: credits and licences", open=False):
+                gr.Markdown(credits_markdown(examples))
+
+        model_group = dict(concurrency_id="model", concurrency_limit=settings.concurrency)
+        ui_group = dict(concurrency_id="ui", concurrency_limit=2, api_visibility="private", show_progress="hidden")
+        outputs = [download, map_file, info_json, state]
+        run_event = gr.on(
+            [run.click, photo.upload], enhance, inputs=[photo, mode, strength], outputs=outputs,
+            api_name="enhance", show_progress_on=[slider, overlay], **model_group,
+        )
+        shown = [slider, overlay, status, download]
+        run_event.success(show, inputs=[state, strength, info_json], outputs=shown, scroll_to_output=True, **ui_group)
+        # "change", not "release": keyboard users move the slider with arrow keys (no pointer up);
+        # always_last collapses a drag into at most one run in flight and one after it
+        strength.change(reblend, inputs=[state, strength], outputs=[download, slider], trigger_mode="always_last",
+                        **ui_group)
+        if examples:
+            (
+                gallery.select(pick_example, inputs=None, outputs=[photo], queue=False, api_visibility="private")
+                .then(enhance, inputs=[photo, mode, strength], outputs=outputs, api_visibility="private",
+                      show_progress_on=[slider, overlay], **model_group)
+                .success(show, inputs=[state, strength, info_json], outputs=shown, scroll_to_output=True, **ui_group)
+            )
+    return blocks
