@@ -17,8 +17,10 @@ A failed request raises ``gr.Error`` and changes no output: the previous result 
 
 from __future__ import annotations
 
+import base64
 import json
 import tempfile
+import urllib.parse
 import time
 from pathlib import Path
 
@@ -59,23 +61,29 @@ KODAK_TERMS = "released by Kodak for unrestricted use"
 PLACEHOLDER = "Drop a photo here, click to browse, or paste one (Ctrl+V)"
 
 
-class PhotoInput(gr.Image):
-    """``gr.Image`` that hands the handler the uploaded file untouched (its path).
+def uploaded_file(payload) -> tuple[str | None, str | None]:
+    """(path, original file name) of the image input's raw payload.
 
-    Gradio's own preprocessing opens the upload with Pillow before our code runs: 16-bit
-    colour would come back as 8-bit, and a corrupt file or a decompression bomb would fail
-    inside Gradio with a generic error. ``recnet.image_io`` decodes the file instead and says
-    what is wrong with it. The browser side is the ordinary image component (``is_template``).
+    The enhance events run with ``preprocess=False``: Gradio's image preprocessing opens the
+    upload with Pillow before our code runs, so 16-bit colour would come back as 8-bit and a
+    corrupt file or a decompression bomb would fail inside Gradio with a generic error. We take
+    the uploaded file as it is and ``recnet.image_io`` decodes it and says what is wrong with it.
     """
-
-    is_template = True
-
-    def preprocess(self, payload):
-        if payload is None:
-            return None
-        if payload.path is None:  # a data: URL (not how the page uploads, but the API allows it)
-            return super().preprocess(payload)
-        return str(payload.path)
+    if not payload:
+        return None, None
+    if isinstance(payload, str):
+        return payload, Path(payload).name
+    path = payload.get("path")
+    url = payload.get("url") or ""
+    if not path and url.startswith("data:"):  # a base64 data URL: only hand-made API calls send these
+        header, _, encoded = url.partition(",")
+        suffix = "." + header.split("/")[1].split(";")[0] if "/" in header else ".bin"
+        target = Path(tempfile.mkdtemp(prefix="recnet-upload-")) / f"pasted{suffix}"
+        target.write_bytes(base64.b64decode(encoded) if ";base64" in header else urllib.parse.unquote_to_bytes(encoded))
+        path = str(target)
+    if not path:
+        return None, None
+    return path, payload.get("orig_name") or Path(path).name
 
 
 def load_examples() -> list[dict]:
@@ -169,7 +177,7 @@ def build_ui(studio: Studio, examples: list[dict] | None = None, thumbs_dir: Pat
     credits = {studio.key_for((EXAMPLES_DIR / r["file"]).read_bytes(), "").split("-")[0]: credit_line(r)
                for r in examples}
 
-    def enhance(image: str | None, mode: str = "fast", strength: float = 1.0, request: gr.Request = None):
+    def enhance(image: dict | None, mode: str = "fast", strength: float = 1.0):
         """Correct the mixed exposure of a photo.
 
         Args:
@@ -183,7 +191,8 @@ def build_ui(studio: Studio, examples: list[dict] | None = None, thumbs_dir: Pat
             0 = toned down, was over-exposed), and a dict of facts (size, mode, timings, backend, warnings).
         """
         started = time.perf_counter()
-        if not image:
+        path, name = uploaded_file(image)
+        if not path:
             raise gr.Error("Upload a photo first, or click one of the examples.", title="No photo")
         try:
             strength = float(strength)
@@ -191,9 +200,8 @@ def build_ui(studio: Studio, examples: list[dict] | None = None, thumbs_dir: Pat
             raise gr.Error(f"strength must be a number from 0 to 1, not {strength!r}", title="Bad strength") from None
         if not 0.0 <= strength <= 1.0:  # also refuses NaN
             raise gr.Error(f"strength must be from 0 to 1, not {strength}", title="Bad strength")
-        name = Path(image).name
         try:
-            result, cached = studio.process(image, mode or "fast")
+            result, cached = studio.process(path, mode or "fast")
         except DemoError as exc:
             raise gr.Error(str(exc)[:1].upper() + str(exc)[1:], title=exc.title, print_exception=False) from None
         except Exception as exc:  # never a traceback for the person; the server log has it
@@ -252,7 +260,7 @@ def build_ui(studio: Studio, examples: list[dict] | None = None, thumbs_dir: Pat
         )
         with gr.Row(equal_height=False):
             with gr.Column(scale=3, min_width=280):
-                photo = PhotoInput(label="Your photo", type="filepath", image_mode=None,
+                photo = gr.Image(label="Your photo", type="filepath", image_mode=None,
                                    sources=["upload", "clipboard"], height=240, placeholder=PLACEHOLDER,
                                    buttons=[], elem_id="recnet-input")
                 mode = gr.Radio(
@@ -296,7 +304,7 @@ def build_ui(studio: Studio, examples: list[dict] | None = None, thumbs_dir: Pat
         outputs = [download, map_file, info_json, state]
         run_event = gr.on(
             [run.click, photo.upload], enhance, inputs=[photo, mode, strength], outputs=outputs,
-            api_name="enhance", show_progress_on=[slider, overlay], **model_group,
+            api_name="enhance", show_progress_on=[slider, overlay], preprocess=False, **model_group,
         )
         shown = [slider, overlay, status, download]
         run_event.success(show, inputs=[state, strength, info_json], outputs=shown, scroll_to_output=True, **ui_group)
@@ -308,7 +316,7 @@ def build_ui(studio: Studio, examples: list[dict] | None = None, thumbs_dir: Pat
             (
                 gallery.select(pick_example, inputs=None, outputs=[photo], queue=False, api_visibility="private")
                 .then(enhance, inputs=[photo, mode, strength], outputs=outputs, api_visibility="private",
-                      show_progress_on=[slider, overlay], **model_group)
+                      show_progress_on=[slider, overlay], preprocess=False, **model_group)
                 .success(show, inputs=[state, strength, info_json], outputs=shown, scroll_to_output=True, **ui_group)
             )
     return blocks
