@@ -15,6 +15,7 @@ COMMANDS = {
     "train": ("recnet.train", "train RECNet on synthesised mixed-exposure pairs"),
     "evaluate": ("recnet.evaluate", "PSNR/SSIM against identity and classical baselines"),
     "contact-sheet": ("recnet.synthesis_sheet", "a sheet of synthesised inputs and targets to judge by eye"),
+    "before-after": ("recnet.before_after", "a sheet of photos before and after correction, with exposure maps"),
 }
 
 

@@ -14,10 +14,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from recnet.sheets import BACKGROUND, PAD, grid, save_sheet, to_image
 from recnet.synthesis import PhotoFolder, SynthesisConfig, rng_for, synthesize_pair
 
-BACKGROUND = (24, 24, 24)
-PAD = 6
 LABEL_H = 14
 
 
@@ -32,10 +31,6 @@ def field_image(ev: np.ndarray, config: SynthesisConfig = SynthesisConfig()) -> 
     return rgb.clip(0, 255).astype(np.uint8)
 
 
-def _u8(x: np.ndarray) -> Image.Image:
-    return Image.fromarray(np.round(np.clip(x, 0, 1) * 255).astype(np.uint8))
-
-
 def make_sheet(photos: PhotoFolder, indices, seed: int, size: int, columns: int = 2,
                config: SynthesisConfig = SynthesisConfig()) -> Image.Image:
     """A sheet of (input | target | field) cells for the photos at ``indices``."""
@@ -46,8 +41,8 @@ def make_sheet(photos: PhotoFolder, indices, seed: int, size: int, columns: int 
         inp, target, ev = synthesize_pair(photo, rng_for(seed, i), config)
         h, w = target.shape[:2]
         cell = Image.new("RGB", (2 * w + w // 2 + 2 * PAD, h + LABEL_H), BACKGROUND)
-        cell.paste(_u8(inp), (0, 0))
-        cell.paste(_u8(target), (w + PAD, 0))
+        cell.paste(to_image(inp), (0, 0))
+        cell.paste(to_image(target), (w + PAD, 0))
         small = Image.fromarray(field_image(ev, config)).resize((max(1, w // 2), max(1, h // 2)), Image.BILINEAR)
         cell.paste(small, (2 * w + 2 * PAD, 0))
         draw = ImageDraw.Draw(cell)
@@ -56,22 +51,7 @@ def make_sheet(photos: PhotoFolder, indices, seed: int, size: int, columns: int 
         name = photos.paths[i].stem[:40]
         draw.text((2, h + 1), f"#{i} {name}   input | target", fill=(200, 200, 200), font=font)
         cells.append(cell)
-    columns = max(1, min(columns, len(cells)))
-    rows = []  # landscape cells together, portrait ones together: rows of one height
-    for height in sorted({c.height for c in cells}):
-        group = [c for c in cells if c.height == height]
-        rows += [group[r : r + columns] for r in range(0, len(group), columns)]
-    width = max(sum(c.width for c in row) + PAD * (len(row) + 1) for row in rows)
-    heights = [max(c.height for c in row) for row in rows]
-    sheet = Image.new("RGB", (width, sum(heights) + PAD * (len(rows) + 1)), BACKGROUND)
-    y = PAD
-    for row, rh in zip(rows, heights):
-        x = PAD
-        for c in row:
-            sheet.paste(c, (x, y))
-            x += c.width + PAD
-        y += rh + PAD
-    return sheet
+    return grid(cells, columns)
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -102,10 +82,6 @@ def run(args) -> int:
         indices = sorted({int(i) for i in np.linspace(0, n - 1, count).round()})
     sheet = make_sheet(photos, indices, args.seed, args.size, args.columns)
     out = Path(args.output)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if out.suffix.lower() in (".jpg", ".jpeg"):
-        sheet.save(out, quality=args.quality, optimize=True)
-    else:
-        sheet.save(out)
+    save_sheet(sheet, out, args.quality)
     print(f"wrote {out} ({len(indices)} photos, seed {args.seed}, {sheet.width}x{sheet.height})")
     return 0
