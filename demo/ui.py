@@ -44,6 +44,9 @@ CSS = """
                  border: 1px solid rgba(0, 0, 0, 0.25); flex: none; }
 .recnet-legend .recnet-hint { color: var(--body-text-color-subdued); flex-basis: 100%; }
 #recnet-status { min-height: 2.5em; }
+/* the examples: as many columns as fit (Gradio's fixed count overflows a phone), no inner scrolling */
+#recnet-examples .grid-container { grid-template-columns: repeat(auto-fill, minmax(max(92px, 15%), 1fr)) !important; }
+#recnet-examples .grid-wrap { min-height: 0 !important; max-height: none !important; overflow-y: visible !important; }
 footer { flex-wrap: wrap; }
 """
 
@@ -57,6 +60,13 @@ LEGEND_HTML = f"""
 </div>
 """
 
+# after a result: bring the before/after slider into view if it is not (a phone, or an example clicked far below)
+SCROLL_TO_RESULT = """() => {
+  const el = document.getElementById('recnet-slider');
+  if (!el) return;
+  const box = el.getBoundingClientRect();
+  if (box.top < 0 || box.top > window.innerHeight * 0.6) el.scrollIntoView({behavior: 'smooth', block: 'start'});
+}"""
 KODAK_TERMS = "released by Kodak for unrestricted use"
 PLACEHOLDER = "Drop a photo here, click to browse, or paste one (Ctrl+V)"
 
@@ -307,7 +317,8 @@ def build_ui(studio: Studio, examples: list[dict] | None = None, thumbs_dir: Pat
             api_name="enhance", show_progress_on=[slider, overlay], preprocess=False, **model_group,
         )
         shown = [slider, overlay, status, download]
-        run_event.success(show, inputs=[state, strength, info_json], outputs=shown, scroll_to_output=True, **ui_group)
+        run_event.success(show, inputs=[state, strength, info_json], outputs=shown, **ui_group).then(
+            None, js=SCROLL_TO_RESULT)
         # "change", not "release": keyboard users move the slider with arrow keys (no pointer up);
         # always_last collapses a drag into at most one run in flight and one after it
         strength.change(reblend, inputs=[state, strength], outputs=[download, slider], trigger_mode="always_last",
@@ -317,6 +328,7 @@ def build_ui(studio: Studio, examples: list[dict] | None = None, thumbs_dir: Pat
                 gallery.select(pick_example, inputs=None, outputs=[photo], queue=False, api_visibility="private")
                 .then(enhance, inputs=[photo, mode, strength], outputs=outputs, api_visibility="private",
                       show_progress_on=[slider, overlay], preprocess=False, **model_group)
-                .success(show, inputs=[state, strength, info_json], outputs=shown, scroll_to_output=True, **ui_group)
+                .success(show, inputs=[state, strength, info_json], outputs=shown, **ui_group)
+                .then(None, js=SCROLL_TO_RESULT)
             )
     return blocks

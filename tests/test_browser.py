@@ -1,0 +1,139 @@
+"""The page in a real browser: Debian's Chromium driven by Python playwright (never ``playwright install``).
+
+Opens the demo, uploads an example photo, waits for the before/after slider, checks that the
+result is shown and that the download link serves a PNG of the photo's size, moves the
+strength control (the download follows without rerunning the model), uploads a file that is
+not an image (an error appears, the previous result stays), and checks that the page asked
+nothing of any host but the server. Screenshots (desktop 1366x900 and phone 390x844) go to
+the test's tmp folder; with ``RECNET_UPDATE_SCREENSHOTS=1`` they are also copied to
+docs/screenshots/ for the README.
+
+In CI (``CI=true``) a missing Chromium fails the test; elsewhere it skips with the reason.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import urllib.parse
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from demo.testing import DemoServer
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+PHOTO = ROOT / "demo" / "examples" / "real_prom_photo.jpg"  # CC BY-SA 2.0, credited in the page
+SCREENSHOTS = ROOT / "docs" / "screenshots"
+TIMEOUT_MS = 300_000  # one model run on a busy 2-core machine can take a while
+
+
+def _need_browser():
+    in_ci = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+    if not CHROMIUM.is_file():
+        reason = f"{CHROMIUM} is missing (apt-get install -y chromium)"
+        if in_ci:
+            pytest.fail(f"browser test in CI: {reason}")
+        pytest.skip(reason)
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError as exc:
+        if in_ci:
+            pytest.fail(f"browser test in CI: playwright is not installed ({exc})")
+        pytest.skip(f"playwright is not installed ({exc})")
+    return sync_playwright
+
+
+@pytest.fixture(scope="module")
+def server():
+    with DemoServer(env={"RECNET_THREADS": "1"}) as running:
+        yield running
+
+
+def _is_local(url: str) -> bool:
+    parsed = urllib.parse.urlparse(url)
+    return parsed.scheme in ("data", "blob", "about") or parsed.hostname in ("127.0.0.1", "localhost")
+
+
+def test_upload_compare_download(server, tmp_path):
+    sync_playwright = _need_browser()
+    outside = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1366, "height": 900})
+            page.on("request", lambda request: None if _is_local(request.url) else outside.append(request.url))
+            page.goto(server.url)
+            page.wait_for_selector("#recnet-run", timeout=60_000)
+            assert page.title() == "RECNet exposure studio"
+
+            # upload -> the slider shows the photo and the correction
+            page.set_input_files("#recnet-input input[type=file]", str(PHOTO))
+            page.wait_for_function("document.querySelectorAll('#recnet-slider img').length >= 2", timeout=TIMEOUT_MS)
+            page.wait_for_function(
+                "[...document.querySelectorAll('#recnet-slider img')].every(i => i.complete && i.naturalWidth > 0)",
+                timeout=60_000,
+            )
+            widths = page.eval_on_selector_all("#recnet-slider img", "imgs => imgs.map(i => i.naturalWidth)")
+            assert len(widths) == 2 and min(widths) > 100
+            assert page.locator("#recnet-map img").count() == 1
+            assert "Done" in page.inner_text("#recnet-status")
+            assert "Probably Okay" in page.inner_text("#recnet-status")  # the example's credit line
+
+            # the download link serves the full-resolution PNG
+            link = page.locator("#recnet-download a[download]").first
+            link.wait_for(timeout=60_000)
+            assert link.get_attribute("download").endswith("_recnet.png")
+            response = page.request.get(link.get_attribute("href"))
+            assert response.ok
+            body = response.body()
+            assert body[:8] == b"\x89PNG\r\n\x1a\n"
+            result_png = tmp_path / "downloaded.png"
+            result_png.write_bytes(body)
+            with Image.open(result_png) as downloaded, Image.open(PHOTO) as original:
+                assert downloaded.size == original.size
+            page.screenshot(path=str(tmp_path / "desktop.png"), full_page=True)
+
+            # strength: the download follows (no rerun; the name says the strength)
+            number = page.locator("#recnet-strength input[type=number]")
+            number.fill("0.5")
+            number.press("Tab")
+            page.wait_for_function(
+                "document.querySelector('#recnet-download a[download]')?.getAttribute('download')"
+                "?.endsWith('_50pct.png')",
+                timeout=120_000,
+            )
+
+            # a file that is not an image: a clear error, and the previous result stays
+            before_error = page.eval_on_selector_all("#recnet-slider img", "imgs => imgs.map(i => i.src)")
+            not_image = tmp_path / "notes.png"
+            not_image.write_text("this is not a photo\n")
+            page.set_input_files("#recnet-input input[type=file]", str(not_image))
+            toast = page.get_by_text("Not an image file", exact=False).first
+            toast.wait_for(timeout=120_000)
+            assert page.eval_on_selector_all("#recnet-slider img", "imgs => imgs.map(i => i.src)") == before_error
+            assert page.locator("#recnet-download a[download]").first.get_attribute("download").endswith("_50pct.png")
+
+            # a phone-sized screen
+            phone = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+            phone.on("request", lambda request: None if _is_local(request.url) else outside.append(request.url))
+            phone.goto(server.url)
+            phone.wait_for_selector("#recnet-run", timeout=60_000)
+            phone.set_input_files("#recnet-input input[type=file]", str(PHOTO))  # served from the result store
+            phone.wait_for_function("document.querySelectorAll('#recnet-slider img').length >= 2", timeout=120_000)
+            phone.wait_for_timeout(500)
+            phone.screenshot(path=str(tmp_path / "phone.png"), full_page=True)
+        finally:
+            browser.close()
+    assert server.alive(), server.log()
+    assert not outside, f"the page requested other hosts: {outside}"
+    if os.environ.get("RECNET_UPDATE_SCREENSHOTS"):
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(tmp_path / "desktop.png", SCREENSHOTS / "demo_desktop.png")
+        shutil.copyfile(tmp_path / "phone.png", SCREENSHOTS / "demo_phone.png")
