@@ -92,6 +92,8 @@ def build(datasets: Path) -> list[dict]:
         original_size = img.size
         img, resized = _fit(img)
         changes = []
+        if source.startswith("wall_lomiri_"):
+            changes.append("the original wallpaper was scaled to a long side of 1600 px when the dataset was made")
         if synthetic:
             photo = np.asarray(img, dtype=np.float32) / 255.0
             degraded, _, _ = synthesize_pair(photo, rng_for(SEED, index), CONFIG)

@@ -18,7 +18,7 @@ import torch
 
 from demo.settings import Settings, cpu_count
 from demo.service import Studio
-from demo.ui import CSS, EXAMPLES_DIR, build_ui, load_examples
+from demo.ui import CSS, EXAMPLES_DIR, PASTE_TO_UPLOAD, build_ui, load_examples
 from kernels.dispatch import backend_name
 from recnet.enhance import enhance_photo
 from recnet.weights import load_model, resolve_device
@@ -106,6 +106,7 @@ def launch(app: App, **overrides):
         show_error=False,
         theme=gr.themes.Default(primary_hue="indigo", secondary_hue="amber"),
         css=CSS,
+        js=PASTE_TO_UPLOAD,
     )
     kwargs.update(overrides)
     prevent_lock = kwargs.pop("prevent_thread_lock", False)

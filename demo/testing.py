@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -36,6 +37,10 @@ class DemoServer:
     def __init__(self, env: dict | None = None, startup_timeout: float = 300.0):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
+        # a private temp folder: Gradio names cached files by content hash under one shared folder
+        # (/tmp/gradio), and a server that stops deletes the files it made, even if another server
+        # made the same file; two servers on one machine (parallel test runs) must not share it
+        self.tmp = Path(tempfile.mkdtemp(prefix="recnet-demo-server-"))
         self.env = {
             **os.environ,
             "GRADIO_SERVER_NAME": "127.0.0.1",
@@ -43,11 +48,14 @@ class DemoServer:
             "GRADIO_ANALYTICS_ENABLED": "False",
             "RECNET_WARM_EXAMPLES": "0",
             "PYTHONUNBUFFERED": "1",
+            "TMPDIR": str(self.tmp),
+            "GRADIO_TEMP_DIR": str(self.tmp / "gradio"),
             **(env or {}),
         }
         self.startup_timeout = startup_timeout
         self.process: subprocess.Popen | None = None
-        self._log = tempfile.NamedTemporaryFile("w+", prefix="recnet-demo-server-", suffix=".log", delete=False)
+        self._log = open(self.tmp / "server.log", "w+")  # noqa: SIM115 (closed in stop)
+        self._final_log: str | None = None
 
     def __enter__(self) -> DemoServer:
         self.start()
@@ -84,10 +92,17 @@ class DemoServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        if self._final_log is None:
+            self._final_log = self.log()
+            self._log.close()
+        shutil.rmtree(self.tmp, ignore_errors=True)
 
     def log(self) -> str:
+        """The last 20,000 characters the server printed (kept after ``stop``)."""
+        if self._final_log is not None:
+            return self._final_log
         self._log.flush()
-        return Path(self._log.name).read_text(errors="replace")[-6000:]
+        return Path(self._log.name).read_text(errors="replace")[-20000:]
 
     def peak_rss_bytes(self) -> int | None:
         """The server process's peak resident memory so far (Linux VmHWM; psutil's current RSS elsewhere)."""

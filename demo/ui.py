@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import tempfile
-import urllib.parse
 import time
+import traceback
+import urllib.parse
 from pathlib import Path
 
 import gradio as gr
@@ -67,8 +69,32 @@ SCROLL_TO_RESULT = """() => {
   const box = el.getBoundingClientRect();
   if (box.top < 0 || box.top > window.innerHeight * 0.6) el.scrollIntoView({behavior: 'smooth', block: 'start'});
 }"""
+# Ctrl+V / Cmd+V anywhere on the page (outside text fields) uploads a pasted image, as a drop would;
+# Gradio's own clipboard button needs a click and the browser's clipboard permission
+PASTE_TO_UPLOAD = """() => {
+  document.addEventListener('paste', (event) => {
+    const target = event.target;
+    if (target && (target.tagName === 'INPUT' || target.tagName === 'TEXTAREA' || target.isContentEditable)) return;
+    const item = [...(event.clipboardData?.items || [])].find(i => i.kind === 'file' && i.type.startsWith('image/'));
+    const input = document.querySelector('#recnet-input input[type=file]');
+    const file = item && item.getAsFile();
+    if (!file || !input) return;
+    event.preventDefault();
+    const named = new File([file], file.name || 'pasted.' + file.type.split('/')[1], {type: file.type});
+    const transfer = new DataTransfer();
+    transfer.items.add(named);
+    input.files = transfer.files;
+    input.dispatchEvent(new Event('change', {bubbles: true}));
+  });
+  window.recnetPasteReady = true;
+}"""
 KODAK_TERMS = "released by Kodak for unrestricted use"
 PLACEHOLDER = "Drop a photo here, click to browse, or paste one (Ctrl+V)"
+
+
+def log(message: str) -> None:
+    """One line on the server's output (the Space's logs): what was asked and how it went. No pixels."""
+    print(f"[demo {time.strftime('%H:%M:%S')}] {message}", flush=True)
 
 
 def uploaded_file(payload) -> tuple[str | None, str | None]:
@@ -114,7 +140,9 @@ def make_thumbnails(examples: list[dict], folder: Path) -> list[tuple[str, str]]
             with Image.open(EXAMPLES_DIR / record["file"]) as img:
                 img = img.convert("RGB")
                 img.thumbnail((THUMB_LONG_SIDE, THUMB_LONG_SIDE), Image.LANCZOS)
-                img.save(thumb, quality=85)
+                partial = thumb.with_name(f".{thumb.name}.{os.getpid()}.tmp")
+                img.save(partial, format="JPEG", quality=85)
+                os.replace(partial, thumb)  # another server starting at the same time never sees half a file
         items.append((str(thumb), record["caption"]))
     return items
 
@@ -149,7 +177,7 @@ def credit_line(record: dict) -> str:
     changes = []
     if not record["real"]:
         changes.append("exposure spoiled on purpose with recnet.synthesis")
-    if "resized" in record["changes"]:
+    if "resized" in record["changes"] or "scaled" in record["changes"]:
         changes.append("resized")
     extra = f" ({', '.join(changes)})" if changes else ""
     return f"Example photo: *{record['caption']}*, photo by {record['author']}, {licence}{extra}."
@@ -213,9 +241,10 @@ def build_ui(studio: Studio, examples: list[dict] | None = None, thumbs_dir: Pat
         try:
             result, cached = studio.process(path, mode or "fast")
         except DemoError as exc:
+            log(f"refused {name!r}: {exc}")
             raise gr.Error(str(exc)[:1].upper() + str(exc)[1:], title=exc.title, print_exception=False) from None
         except Exception as exc:  # never a traceback for the person; the server log has it
-            print(f"[demo] enhance failed on {name!r}: {type(exc).__name__}: {exc}", flush=True)
+            log(f"failed on {name!r}: {type(exc).__name__}: {exc}\n{traceback.format_exc()}")
             raise gr.Error("Something went wrong while processing this photo. Please try again, or try another "
                            "photo.", title="Processing failed") from exc
         before_png = time.perf_counter()
@@ -229,9 +258,18 @@ def build_ui(studio: Studio, examples: list[dict] | None = None, thumbs_dir: Pat
         info = dict(result.info, file=download.name, strength=strength, cached=cached)
         info["seconds"] = dict(result.info.get("seconds", {}), png=round(png_seconds, 3),
                                total=round(time.perf_counter() - started, 3))
+        log(f"{name!r} {info['width']}x{info['height']} {info['mode']} strength {strength:g}: "
+            f"{info['seconds']['total']:.2f} s{' (from memory)' if cached else ''}")
         return str(download), str(exposure_map), info, {"key": result.key, "name": name}
 
     def show(state: dict | None, strength: float, info: dict | None):
+        try:
+            return _show(state, strength, info)
+        except Exception as exc:
+            log(f"show failed: {type(exc).__name__}: {exc}\n{traceback.format_exc()}")
+            raise
+
+    def _show(state: dict | None, strength: float, info: dict | None):
         result = studio.store.get((state or {}).get("key"))
         if result is None:
             return gr.skip(), gr.skip(), gr.skip(), gr.skip()

@@ -3,8 +3,8 @@
 Opens the demo, uploads an example photo, waits for the before/after slider, checks that the
 result is shown and that the download link serves a PNG of the photo's size, moves the
 strength control (the download follows without rerunning the model), uploads a file that is
-not an image (an error appears, the previous result stays), and checks that the page asked
-nothing of any host but the server. Screenshots (desktop 1366x900 and phone 390x844) go to
+not an image (an error appears, the previous result stays), pastes an image (Ctrl+V) on a
+phone-sized page, and checks that the page asked nothing of any host but the server. Screenshots (desktop 1366x900 and phone 390x844) go to
 the test's tmp folder; with ``RECNET_UPDATE_SCREENSHOTS=1`` they are also copied to
 docs/screenshots/ for the README.
 
@@ -13,6 +13,7 @@ In CI (``CI=true``) a missing Chromium fails the test; elsewhere it skips with t
 
 from __future__ import annotations
 
+import base64
 import os
 import shutil
 import urllib.parse
@@ -64,6 +65,7 @@ def _is_local(url: str) -> bool:
 def test_upload_compare_download(server, tmp_path):
     sync_playwright = _need_browser()
     outside = []
+    step = ["start"]
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
@@ -74,6 +76,7 @@ def test_upload_compare_download(server, tmp_path):
             assert page.title() == "RECNet exposure studio"
 
             # upload -> the slider shows the photo and the correction
+            step[0] = "upload"
             page.set_input_files("#recnet-input input[type=file]", str(PHOTO))
             page.wait_for_function("document.querySelectorAll('#recnet-slider img').length >= 2", timeout=TIMEOUT_MS)
             page.wait_for_function(
@@ -87,6 +90,7 @@ def test_upload_compare_download(server, tmp_path):
             assert "Probably Okay" in page.inner_text("#recnet-status")  # the example's credit line
 
             # the download link serves the full-resolution PNG
+            step[0] = "download"
             link = page.locator("#recnet-download a[download]").first
             link.wait_for(timeout=60_000)
             assert link.get_attribute("download").endswith("_recnet.png")
@@ -101,6 +105,7 @@ def test_upload_compare_download(server, tmp_path):
             page.screenshot(path=str(tmp_path / "desktop.png"), full_page=True)
 
             # strength: the download follows (no rerun; the name says the strength)
+            step[0] = "strength"
             number = page.locator("#recnet-strength input[type=number]")
             number.fill("0.5")
             number.press("Tab")
@@ -111,6 +116,7 @@ def test_upload_compare_download(server, tmp_path):
             )
 
             # a file that is not an image: a clear error, and the previous result stays
+            step[0] = "not an image"
             before_error = page.eval_on_selector_all("#recnet-slider img", "imgs => imgs.map(i => i.src)")
             not_image = tmp_path / "notes.png"
             not_image.write_text("this is not a photo\n")
@@ -121,14 +127,34 @@ def test_upload_compare_download(server, tmp_path):
             assert page.locator("#recnet-download a[download]").first.get_attribute("download").endswith("_50pct.png")
 
             # a phone-sized screen
+            step[0] = "phone"
             phone = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
             phone.on("request", lambda request: None if _is_local(request.url) else outside.append(request.url))
             phone.goto(server.url)
             phone.wait_for_selector("#recnet-run", timeout=60_000)
-            phone.set_input_files("#recnet-input input[type=file]", str(PHOTO))  # served from the result store
+            phone.wait_for_function("window.recnetPasteReady === true", timeout=60_000)  # the page's paste handler
+            # Ctrl+V of an image anywhere on the page uploads it (served from the result store: same bytes)
+            phone.evaluate(
+                """async (b64) => {
+                    const bytes = Uint8Array.from(atob(b64), c => c.charCodeAt(0));
+                    const transfer = new DataTransfer();
+                    transfer.items.add(new File([bytes], 'pasted.jpg', {type: 'image/jpeg'}));
+                    document.body.dispatchEvent(new ClipboardEvent('paste', {clipboardData: transfer, bubbles: true}));
+                }""",
+                base64.b64encode(PHOTO.read_bytes()).decode(),
+            )
             phone.wait_for_function("document.querySelectorAll('#recnet-slider img').length >= 2", timeout=120_000)
             phone.wait_for_timeout(500)
             phone.screenshot(path=str(tmp_path / "phone.png"), full_page=True)
+        except Exception as exc:
+            (tmp_path / "server.log").write_text(server.log())
+            for number, open_page in enumerate(p for context in browser.contexts for p in context.pages):
+                try:
+                    open_page.screenshot(path=str(tmp_path / f"failed_{number}.png"), full_page=True)
+                except Exception:
+                    pass
+            raise AssertionError(f"browser test failed at step {step[0]!r} (screenshots in {tmp_path}); "
+                                 f"server log:\n{server.log()}") from exc
         finally:
             browser.close()
     assert server.alive(), server.log()
