@@ -61,6 +61,7 @@ class Studio:
         self.device_label = device_label
         self._infer = infer or (lambda photo, mode: enhance_photo(photo, self.model, mode))
         self._model_lock = threading.Lock()  # one network run at a time, whatever event asks
+        self._preview_lock = threading.Lock()
         path = getattr(model, "weights_path", None)
         digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()[:12] if path and Path(path).is_file() else "none"
         self.weights_id = digest
@@ -130,10 +131,6 @@ class Studio:
         corrected = imaging.to_compact(done.photo.rgb, depth)
         alpha = None if photo.alpha is None else imaging.to_compact(photo.alpha, depth)
         exposure_map = imaging.to_compact(done.exposure_map, 8)
-        size = imaging.preview_size(width, height)
-        before = imaging.preview(source, size)
-        after = imaging.preview(corrected, size)
-        overlay = imaging.exposure_overlay(before, imaging.preview(exposure_map, size))
         notes = []
         if photo.alpha is not None:
             notes.append("Transparency (alpha channel) kept unchanged in the result.")
@@ -160,8 +157,7 @@ class Studio:
             "notes": notes,
         }
         return Result(key=key, source=source, corrected=corrected, alpha=alpha, bit_depth=depth, grey=photo.grey,
-                      exposure_map=exposure_map, before_preview=before, after_preview=after,
-                      overlay_preview=overlay, info=info, notes=notes, pinned=pinned)
+                      exposure_map=exposure_map, info=info, notes=notes, pinned=pinned)
 
     # ------------------------------------------------------------------ outputs
 
@@ -174,7 +170,10 @@ class Studio:
         """The full-resolution PNG at ``strength``, written to a fresh file; returns its path."""
         stem = safe_stem(name)
         suffix = "" if strength >= 1.0 else f"_{round(strength * 100)}pct"
-        data = imaging.photo_png(self.blended_photo(result, strength))
+        if result.bit_depth == 8 and not result.grey:  # the common case, straight from the 8-bit arrays
+            data = imaging.png8(imaging.blended_array(result.source, result.corrected, result.alpha, strength))
+        else:  # 16-bit and greyscale photos go through recnet's Photo conversions
+            data = imaging.photo_png(self.blended_photo(result, strength))
         return imaging.write_file(data, self._fresh_dir() / f"{stem}_recnet{suffix}.png")
 
     def render_map(self, result: Result, name: str | None) -> Path:
@@ -182,9 +181,21 @@ class Studio:
         data = imaging.grey_png(result.exposure_map)
         return imaging.write_file(data, self._fresh_dir() / f"{safe_stem(name)}_exposure_map.png")
 
+    def previews(self, result: Result) -> Result:
+        """Make the page's display copies of ``result`` if they are not there yet (once per result)."""
+        with self._preview_lock:
+            if result.overlay_preview is None:
+                size = imaging.preview_size(*result.size)
+                before = imaging.preview(result.source, size)
+                result.after_preview = imaging.preview(result.corrected, size)
+                result.overlay_preview = imaging.exposure_overlay(before, imaging.preview(result.exposure_map, size))
+                result.before_preview = before
+        return result
+
     def preview_pair(self, result: Result, strength: float) -> tuple[np.ndarray, np.ndarray]:
-        after = imaging.blend(result.before_preview, result.after_preview, strength)
-        return result.before_preview, imaging.to_compact(after, 8)
+        self.previews(result)
+        after = imaging.blended_array(result.before_preview, result.after_preview, None, strength)
+        return result.before_preview, after
 
     def _fresh_dir(self) -> Path:
         self._clean_outputs()

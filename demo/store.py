@@ -24,12 +24,15 @@ class Result:
     bit_depth: int  # 8 or 16
     grey: bool  # a greyscale source goes back to greyscale
     exposure_map: np.ndarray  # (H, W) uint8: 255 brightened (was under-exposed), 0 toned down
-    before_preview: np.ndarray  # (h, w, 3) uint8, long side <= PREVIEW_LONG_SIDE
-    after_preview: np.ndarray  # (h, w, 3) uint8: the correction at full strength
-    overlay_preview: np.ndarray  # (h, w, 3) uint8: the exposure map drawn over the photo
     info: dict  # JSON-able facts: size, mode, working size, backend, timings
     notes: list[str] = field(default_factory=list)  # what the person should know (GIF frame, alpha...)
     pinned: bool = False
+    # the page's display copies, made on first use (an API call never needs them):
+    # (h, w, 3) uint8 with the long side <= PREVIEW_LONG_SIDE: the photo, the full correction,
+    # and the exposure map drawn over the photo
+    before_preview: np.ndarray | None = None
+    after_preview: np.ndarray | None = None
+    overlay_preview: np.ndarray | None = None
 
     @property
     def nbytes(self) -> int:

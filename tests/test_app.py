@@ -264,3 +264,51 @@ def test_rgba_png_keeps_its_alpha(client, tmp_path):
 def test_server_survived_everything(server, client, tmp_path):
     assert server.alive(), server.log()
     assert_still_serving(client, tmp_path)
+
+
+# ------------------------------------------------------------------ the demo's helpers, without a server
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (7, 5), (67, 93, 1), (40, 30, 2), (67, 93, 3), (33, 17, 4), (1100, 1000, 3)])
+def test_png8_is_lossless(shape):
+    from demo.imaging import png8
+
+    pixels = np.random.default_rng(sum(shape)).integers(0, 256, shape, dtype=np.uint8)
+    data = png8(pixels)  # the last shape is over 4 MB: deflated in two halves
+    with Image.open(io.BytesIO(data)) as img:
+        img.load()
+        np.testing.assert_array_equal(np.asarray(img).reshape(pixels.shape), pixels)
+
+
+def test_blend_and_compact_round_trip():
+    from demo.imaging import blended_array, to_compact
+
+    source = np.random.default_rng(1).integers(0, 256, (20, 30, 3), dtype=np.uint8)
+    corrected = np.random.default_rng(2).integers(0, 256, (20, 30, 3), dtype=np.uint8)
+    np.testing.assert_array_equal(to_compact(source.astype(np.float32) / 255, 8), source)
+    deep = np.random.default_rng(3).integers(0, 65536, (5, 6, 3), dtype=np.uint16)
+    np.testing.assert_array_equal(to_compact(deep.astype(np.float32) / 65535, 16), deep)
+    assert blended_array(source, corrected, None, 1.0) is corrected
+    assert blended_array(source, corrected, None, 0.0) is source
+    half = blended_array(source, corrected, None, 0.5).astype(int)
+    assert np.abs(half - (source.astype(int) + corrected) / 2).max() <= 0.5
+    alpha = np.full((20, 30), 7, np.uint8)
+    assert blended_array(source, corrected, alpha, 0.3).shape == (20, 30, 4)
+
+
+def test_result_store_evicts_least_recent_but_keeps_pinned():
+    from demo.store import Result, ResultStore
+
+    def result(key, pinned=False):
+        pixels = np.zeros((100, 100, 3), np.uint8)  # 30,000 bytes; with the map, 70,000 a result
+        return Result(key=key, source=pixels, corrected=pixels.copy(), alpha=None, bit_depth=8, grey=False,
+                      exposure_map=np.zeros((100, 100), np.uint8), info={}, pinned=pinned)
+
+    store = ResultStore(max_bytes=150_000)
+    store.put(result("example", pinned=True))
+    store.put(result("a"))
+    store.get("example")
+    store.put(result("b"))  # over budget: "a" goes, the pinned example stays
+    assert "a" not in store and "b" in store and "example" in store
+    store.put(result("c"))
+    assert "b" not in store and "c" in store and "example" in store
