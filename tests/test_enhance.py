@@ -1,0 +1,190 @@
+"""recnet.enhance and recnet.guided_upsample: fast mode, guided upsampling, the enhance() API."""
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from recnet import guided_upsample as gu
+from recnet.enhance import MODES, WORKING_LONG_SIDE, correct_rgb, enhance, enhance_photo, working_size
+from recnet.image_io import photo_from_array
+from recnet.model import RECNet
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.manual_seed(0)
+    m = RECNet().eval().requires_grad_(False)
+    with torch.no_grad():
+        for name, p in m.named_parameters():
+            if "blur_kernel" not in name:
+                p.add_(0.05 * torch.randn_like(p))
+    m.freeze_blur()
+    return m
+
+
+def smooth_texture(height: int, width: int, seed: int = 0) -> np.ndarray:
+    """(H, W, 3) float32 in [0, 1]: colour noise blurred a little, like photo texture."""
+    rng = np.random.default_rng(seed)
+    noise = torch.from_numpy(rng.random((1, 3, height // 4 + 2, width // 4 + 2), dtype=np.float32))
+    up = F.interpolate(noise, size=(height, width), mode="bicubic", align_corners=False).clamp(0, 1)
+    return up[0].permute(1, 2, 0).contiguous().numpy()
+
+
+# ----------------------------------------------------------------------------- fast mode
+
+
+def test_working_size():
+    assert working_size(3000, 4000, 768) == (576, 768)
+    assert working_size(4000, 3000, 768) == (768, 576)
+    assert working_size(500, 700, 768) == (500, 700)  # within the working size: unchanged
+    assert working_size(1, 5000, 768) == (1, 768)
+
+
+def test_fast_mode_within_working_size_is_native(model):
+    rgb = smooth_texture(40, 56)
+    fast = correct_rgb(rgb, model, "fast", long_side=64)
+    native = correct_rgb(rgb, model, "native")
+    assert fast[3] == native[3] == "native" and fast[4] == (56, 40)
+    np.testing.assert_array_equal(fast[0], native[0])
+    np.testing.assert_array_equal(fast[1], native[1])
+
+
+def test_fast_mode_resizes_and_reports(model):
+    rgb = smooth_texture(90, 120)
+    out, mask, timings, ran, seen = correct_rgb(rgb, model, "fast", long_side=48)
+    assert ran == "fast" and seen == (48, 36)
+    assert out.shape == rgb.shape and out.dtype == np.float32 and mask.shape == rgb.shape[:2]
+    assert 0 <= out.min() and out.max() <= 1 and 0 <= mask.min() and mask.max() <= 1
+    assert set(timings) >= {"downsample", "network", "upsample", "total"}
+    # close to native where the model is smooth enough to be carried by a local affine transform
+    native = correct_rgb(rgb, model, "native")[0]
+    assert np.abs(out - native).mean() < 0.05
+
+
+def test_unknown_mode(model):
+    with pytest.raises(ValueError, match="mode"):
+        correct_rgb(smooth_texture(8, 8), model, "turbo")
+    assert MODES == ("fast", "native") and 512 <= WORKING_LONG_SIDE <= 1024
+
+
+# ----------------------------------------------------------------------------- guided upsampling
+
+
+def test_box_mean_is_clipped_window_mean():
+    x = torch.rand(4, 9, 11)
+    for radius in (0, 1, 2, 4):
+        expected = F.avg_pool2d(x[None], 2 * radius + 1, stride=1, padding=radius, count_include_pad=False)[0]
+        torch.testing.assert_close(gu.box_mean(x, radius), expected, atol=1e-6, rtol=0)
+    torch.testing.assert_close(gu.box_mean(x, 20), x.mean((1, 2), keepdim=True).expand_as(x), atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("low, full", [((5, 7), (13, 29)), ((1, 1), (4, 6)), ((8, 8), (8, 8)), ((3, 10), (1000, 17)),
+                                       ((20, 30), (61, 300))])
+def test_apply_is_bilinear_coefficients_times_pixels(low, full, monkeypatch):
+    monkeypatch.setattr(gu, "_STRIP_PIXELS", 700)  # many strips, ragged last one
+    gen = torch.Generator().manual_seed(0)
+    coeffs = torch.rand(12, *low, generator=gen) - 0.3
+    image = torch.rand(*full, 3, generator=gen)
+    up = F.interpolate(coeffs[None], size=full, mode="bilinear", align_corners=False)[0]
+    expected = (torch.einsum("cdhw,dhw->chw", up[:9].view(3, 3, *full), image.permute(2, 0, 1)) + up[9:]).clamp(0, 1)
+    torch.testing.assert_close(gu.apply_affine_colour(coeffs, image), expected.permute(1, 2, 0), atol=2e-6, rtol=0)
+
+
+def test_fit_recovers_a_global_affine_colour_transform():
+    guide = torch.rand(3, 40, 50, generator=torch.Generator().manual_seed(0))  # textured: every window has variance
+    matrix = torch.tensor([[0.9, 0.1, 0.0], [0.05, 0.8, 0.1], [0.0, 0.2, 0.7]])
+    offset = torch.tensor([0.05, -0.02, 0.1])
+    target = torch.einsum("cd,dhw->chw", matrix, guide) + offset[:, None, None]
+    coeffs = gu.fit_affine_colour(guide, target, 2, 1e-8)
+    torch.testing.assert_close(coeffs[:9].view(3, 3, 40, 50), matrix[:, :, None, None].expand(3, 3, 40, 50),
+                               atol=1e-4, rtol=0)
+    torch.testing.assert_close(coeffs[9:], offset[:, None, None].expand(3, 40, 50), atol=1e-4, rtol=0)
+
+
+def test_guided_upsampling_reproduces_a_local_colour_transform_at_full_resolution():
+    """A smooth, spatially varying affine colour change applied at low resolution comes back at full resolution."""
+    full = torch.from_numpy(smooth_texture(240, 320, seed=3))
+    h, w = 60, 80
+    low = gu.downsample(full, h, w)
+
+    def transform(img_chw: torch.Tensor) -> torch.Tensor:
+        _, hh, ww = img_chw.shape
+        ys = torch.linspace(0, 1, hh)[:, None]
+        xs = torch.linspace(0, 1, ww)[None, :]
+        gain = 0.6 + 0.8 * xs * (1 - 0.5 * ys)  # brighten towards the right, less at the bottom
+        mixed = torch.stack([img_chw[0] * 0.9 + 0.1 * img_chw[1], img_chw[1], img_chw[2] * 0.8 + 0.1])
+        return (mixed * gain).clamp(0, 1)
+
+    out = gu.guided_upsample(low, transform(low), full, radius=1, eps=1e-4)
+    expected = transform(full.permute(2, 0, 1)).permute(1, 2, 0)
+    assert out.shape == full.shape
+    err = (out - expected).abs()
+    assert err.mean() < 5e-3 and err.max() < 0.08
+    # and it beats resizing the low-resolution output (which loses the full-resolution detail)
+    naive = F.interpolate(transform(low)[None], size=(240, 320), mode="bilinear", align_corners=False)[0]
+    assert err.mean() < 0.5 * (naive.permute(1, 2, 0) - expected).abs().mean()
+
+
+def test_downsample_is_antialiased_bilinear():
+    image = torch.rand(50, 70, 3)
+    expected = F.interpolate(image.permute(2, 0, 1)[None].contiguous(), size=(20, 28), mode="bilinear",
+                             antialias=True, align_corners=False)[0]
+    torch.testing.assert_close(gu.downsample(image, 20, 28), expected, atol=1e-6, rtol=0)
+    torch.testing.assert_close(gu.downsample(image, 50, 70), image.permute(2, 0, 1))
+
+
+# ----------------------------------------------------------------------------- the enhance() API
+
+
+@pytest.mark.parametrize("mode_in", ["RGB", "RGBA", "L", "LA", "P"])
+def test_pil_in_pil_out(model, mode_in):
+    rgb = (smooth_texture(30, 44) * 255).astype(np.uint8)
+    img = Image.fromarray(rgb).convert(mode_in)
+    result = enhance(img, model, "fast")
+    assert isinstance(result.image, Image.Image) and result.image.size == img.size
+    expected_mode = {"P": "RGB", "RGBA": "RGBA", "L": "L", "LA": "LA"}.get(mode_in, "RGB")
+    assert result.image.mode == expected_mode
+    assert result.exposure_map.shape == (30, 44) and result.exposure_map.dtype == np.float32
+    if "A" in mode_in:  # alpha carried over unchanged
+        np.testing.assert_array_equal(np.asarray(result.image)[..., -1], np.asarray(img)[..., -1])
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32, np.float64])
+@pytest.mark.parametrize("channels", [None, 3, 4])
+def test_array_in_array_out(model, dtype, channels):
+    base = smooth_texture(20, 26)
+    if channels is None:
+        base = base[..., 0]
+    elif channels == 4:
+        base = np.concatenate([base, np.full((20, 26, 1), 0.5, np.float32)], axis=2)
+    peak = {np.uint8: 255, np.uint16: 65535}.get(dtype)
+    arr = np.rint(base * peak).astype(dtype) if peak else base.astype(dtype)
+    result = enhance(arr, model, "native")
+    out_dtype = dtype if dtype in (np.uint8, np.uint16) else np.float32
+    assert result.image.shape == arr.shape and result.image.dtype == out_dtype
+    assert result.mode == "native" and result.working_size == (26, 20)
+
+
+def test_enhance_fast_on_a_large_image_and_bad_input(model):
+    arr = (smooth_texture(60, 90) * 255).astype(np.uint8)
+    result = enhance(arr, model, "fast", long_side=32)
+    assert result.mode == "fast" and result.working_size == (32, 21) and result.image.shape == arr.shape
+    with pytest.raises(TypeError):
+        enhance([[0, 1]], model)
+
+
+def test_enhance_photo_keeps_photo_attributes(model):
+    photo = photo_from_array((smooth_texture(16, 16) * 65535).astype(np.uint16))
+    done = enhance_photo(photo, model, "fast")
+    assert done.photo.bit_depth == 16 and done.photo.rgb.shape == (16, 16, 3) and done.photo.alpha is None
+    assert done.mode == "native" and done.exposure_map.shape == (16, 16)
