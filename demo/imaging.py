@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageFilter
 
 from recnet.image_io import Photo, encode_png, photo_to_array
 
@@ -71,6 +71,16 @@ def preview(values: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     if img.size != tuple(size):
         img = img.resize(size, Image.BOX if img.width >= size[0] * 2 else Image.BILINEAR, reducing_gap=2.0)
     return np.asarray(img)
+
+
+MODEL_MASK_BLUR_SIGMA = 3.0  # std (pixels at the working resolution) of the blur RECNet applies to its mask
+
+
+def blur(values: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian blur of an 8-bit image (Pillow's box-filter approximation), for display."""
+    if sigma < 0.5:
+        return values
+    return np.asarray(Image.fromarray(values).filter(ImageFilter.GaussianBlur(sigma)))
 
 
 def exposure_overlay(photo_preview: np.ndarray, exposure_map: np.ndarray) -> np.ndarray:

@@ -188,7 +188,12 @@ class Studio:
                 size = imaging.preview_size(*result.size)
                 before = imaging.preview(result.source, size)
                 result.after_preview = imaging.preview(result.corrected, size)
-                result.overlay_preview = imaging.exposure_overlay(before, imaging.preview(result.exposure_map, size))
+                # shown as the network used it: its region norm sees the map through a Gaussian blur
+                # (std 3 px at the working resolution), so the overlay is blurred the same way
+                working_long = max(result.info.get("working_size") or size)
+                sigma = imaging.MODEL_MASK_BLUR_SIGMA * max(size) / max(1, working_long)
+                exposure_map = imaging.blur(imaging.preview(result.exposure_map, size), sigma)
+                result.overlay_preview = imaging.exposure_overlay(before, exposure_map)
                 result.before_preview = before
         return result
 

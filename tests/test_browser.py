@@ -30,7 +30,8 @@ ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
-PHOTO = ROOT / "demo" / "examples" / "real_prom_photo.jpg"  # CC BY-SA 2.0, credited in the page
+# CC BY 2.0 (attribution only, so screenshots of it can go in the README), credited in the page
+PHOTO = ROOT / "demo" / "examples" / "real_garden_portrait.jpg"
 SCREENSHOTS = ROOT / "docs" / "screenshots"
 TIMEOUT_MS = 300_000  # one model run on a busy 2-core machine can take a while
 
@@ -87,7 +88,7 @@ def test_upload_compare_download(server, tmp_path):
             assert len(widths) == 2 and min(widths) > 100
             assert page.locator("#recnet-map img").count() == 1
             assert "Done" in page.inner_text("#recnet-status")
-            assert "Probably Okay" in page.inner_text("#recnet-status")  # the example's credit line
+            assert "Roland Tanglao" in page.inner_text("#recnet-status")  # the example's credit line
 
             # the download link serves the full-resolution PNG
             step[0] = "download"
@@ -102,7 +103,10 @@ def test_upload_compare_download(server, tmp_path):
             result_png.write_bytes(body)
             with Image.open(result_png) as downloaded, Image.open(PHOTO) as original:
                 assert downloaded.size == original.size
-            page.screenshot(path=str(tmp_path / "desktop.png"), full_page=True)
+            page.evaluate("window.scrollTo(0, 0)")
+            page.wait_for_timeout(300)
+            page.screenshot(path=str(tmp_path / "desktop.png"))  # what the first screen shows
+            page.screenshot(path=str(tmp_path / "desktop_full.png"), full_page=True)
 
             # strength: the download follows (no rerun; the name says the strength)
             step[0] = "strength"
