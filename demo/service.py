@@ -202,6 +202,17 @@ class Studio:
         after = imaging.blended_array(result.before_preview, result.after_preview, None, strength)
         return result.before_preview, after
 
+    def preview_files(self, result: Result, strength: float) -> tuple[str, str]:
+        """(before, after) display PNGs for the slider, written with the fast encoder."""
+        before, after = self.preview_pair(result, strength)
+        folder = self._fresh_dir()
+        return (str(imaging.write_file(imaging.png8(before), folder / "before.png")),
+                str(imaging.write_file(imaging.png8(after), folder / "after.png")))
+
+    def overlay_file(self, result: Result) -> str:
+        self.previews(result)
+        return str(imaging.write_file(imaging.png8(result.overlay_preview), self._fresh_dir() / "exposure_map.png"))
+
     def _fresh_dir(self) -> Path:
         self._clean_outputs()
         path = OUTPUT_DIR / uuid.uuid4().hex

@@ -274,13 +274,12 @@ def build_ui(studio: Studio, examples: list[dict] | None = None, thumbs_dir: Pat
         if result is None:
             return gr.skip(), gr.skip(), gr.skip(), gr.skip()
         strength = min(1.0, max(0.0, float(strength)))
-        before, after = studio.preview_pair(result, strength)
         credit = credits.get(result.key.split("-")[0], "")
         # the strength moved while the photo was processed: the download follows it
         download = gr.skip()
         if info and abs(float(info.get("strength", strength)) - strength) > 1e-9:
             download = str(studio.render(result, strength, state.get("name")))
-        return (Image.fromarray(before), Image.fromarray(after)), Image.fromarray(result.overlay_preview), \
+        return studio.preview_files(result, strength), studio.overlay_file(result), \
             status_markdown(result, info, credit), download
 
     def reblend(state: dict | None, strength: float):
@@ -291,9 +290,8 @@ def build_ui(studio: Studio, examples: list[dict] | None = None, thumbs_dir: Pat
             gr.Warning("That result is no longer in memory: press Enhance to run the photo again.")
             return gr.skip(), gr.skip()
         strength = min(1.0, max(0.0, float(strength)))
-        before, after = studio.preview_pair(result, strength)
         download = studio.render(result, strength, state.get("name"))
-        return str(download), (Image.fromarray(before), Image.fromarray(after))
+        return str(download), studio.preview_files(result, strength)
 
     def pick_example(evt: gr.SelectData):
         index = evt.index if isinstance(evt.index, int) else evt.index[0]
@@ -309,8 +307,8 @@ def build_ui(studio: Studio, examples: list[dict] | None = None, thumbs_dir: Pat
         with gr.Row(equal_height=False):
             with gr.Column(scale=3, min_width=280):
                 photo = gr.Image(label="Your photo", type="filepath", image_mode=None,
-                                   sources=["upload", "clipboard"], height=240, placeholder=PLACEHOLDER,
-                                   buttons=[], elem_id="recnet-input")
+                                 sources=["upload", "clipboard"], height=240, placeholder=PLACEHOLDER,
+                                 buttons=[], elem_id="recnet-input")
                 mode = gr.Radio(
                     choices=[(label, value) for value, label in MODES.items()], value="fast", label="Mode",
                     info=f"Fast: seconds, any size. Full resolution: the network sees every pixel; slower, up to "
@@ -333,8 +331,7 @@ def build_ui(studio: Studio, examples: list[dict] | None = None, thumbs_dir: Pat
                                    buttons=["fullscreen"], elem_id="recnet-map")
                 gr.HTML(LEGEND_HTML)
         # API-only outputs: the raw exposure map and the facts as JSON (the page shows them differently)
-        map_file = gr.Image(label="Exposure map", format="png", type="filepath",
-                            visible=False)
+        map_file = gr.Image(label="Exposure map", format="png", type="filepath", visible=False)
         info_json = gr.JSON(label="Info", visible=False)
 
         if examples:
