@@ -1,7 +1,7 @@
 """CPU benchmark: the plain reference vs the optimized inference path, and fast mode end to end.
 
     python benchmarks/bench_cpu.py                         # everything, 2 threads, results/cpu_<time>.*
-    quiet-run python benchmarks/bench_cpu.py               # on our shared machines: training paused
+    quiet-run python benchmarks/bench_cpu.py               # on our shared machines: training paused (~3 min)
     python benchmarks/bench_cpu.py --cases native_fast_512,fast_12mp --repeat 3
     python benchmarks/bench_cpu.py --quality               # fast vs native PSNR per working resolution
 
@@ -21,9 +21,9 @@ Cases:
   official checkpoints are), which takes the FFT blur;
 - ``fast_1mp`` / ``fast_12mp``: end to end as the demo does it, a JPEG file decoded
   (``load_photo``), corrected (``enhance_photo(photo, model, "fast")``) and encoded to PNG
-  bytes (Pillow, ``compress_level=1``, the demo's setting); the split (decode, downsample,
-  network, upsample, encode) comes from the same runs, and the product CLI's
-  ``compress_level=6`` encode is timed separately.
+  bytes the demo's way (``demo.imaging``: 8-bit array, its Up-filter level-1 PNG writer on two
+  threads); the split (decode, downsample, network, upsample, encode) comes from the same
+  runs, and Pillow's encoder at level 1 and the CLI's (Pillow, level 6) are timed once each.
 
 The test photos are made from ``demo/examples/mixed_mountains.jpg`` (1600x1200): resized to
 1155x866 (1 MP) and to 4000x3000 (12 MP, Lanczos, plus Gaussian noise of sigma 2/255 so the PNG
@@ -198,7 +198,7 @@ class ForeignLoad:
 
 
 CLEAN_LOAD = 0.25  # cores of foreign CPU use above which a run counts as disturbed
-MAX_ATTEMPTS = 3  # timed runs per wanted run, at most, while waiting for undisturbed ones
+MAX_ATTEMPTS = 2  # timed runs per wanted run, at most, while waiting for undisturbed ones
 
 
 def _timed_runs(once, repeat: int, load: ForeignLoad) -> list[tuple[float, float, object]]:
@@ -227,6 +227,30 @@ def _repeat(step, repeat: int, load: ForeignLoad) -> tuple[list[float], list]:
     return [r[0] for r in _pick(runs, repeat)], runs
 
 
+def _demo_encoder():
+    """The demo's path from a corrected Photo to PNG bytes (8-bit compact array, its fast PNG writer)."""
+    try:
+        from demo import imaging
+    except ImportError:  # a checkout without the demo: Pillow at level 1
+        import io
+
+        from recnet.image_io import photo_to_pil
+
+        def pillow(photo):
+            """Pillow PNG, compress_level=1"""
+            buffer = io.BytesIO()
+            photo_to_pil(photo).save(buffer, format="PNG", compress_level=1)
+            return buffer.getvalue()
+
+        return pillow
+
+    def demo(photo):
+        """demo.imaging: to_compact (uint8) + png8 (Up filter, level-1 deflate on two threads)"""
+        return imaging.png8(imaging.to_compact(photo.rgb, 8))
+
+    return demo
+
+
 def _end_to_end(model, path: str, repeat: int, load: ForeignLoad):
     """decode -> enhance_photo(fast) -> PNG bytes; returns (times, split times, facts)."""
     import io
@@ -234,8 +258,11 @@ def _end_to_end(model, path: str, repeat: int, load: ForeignLoad):
     from recnet.enhance import enhance_photo
     from recnet.image_io import load_photo, photo_to_pil
 
+    encode = _demo_encoder()
+
     splits = {k: [] for k in ("decode", "downsample", "network", "upsample", "encode")}
     facts = {}
+    last = [None]
 
     def once():
         t0 = time.perf_counter()
@@ -243,28 +270,32 @@ def _end_to_end(model, path: str, repeat: int, load: ForeignLoad):
         t1 = time.perf_counter()
         done = enhance_photo(photo, model, "fast")
         t2 = time.perf_counter()
-        buffer = io.BytesIO()
-        photo_to_pil(done.photo).save(buffer, format="PNG", compress_level=1)
-        data = buffer.getvalue()
+        data = encode(done.photo)
         t3 = time.perf_counter()
         split = {"decode": t1 - t0, **{k: done.timings[k] for k in ("downsample", "network", "upsample")}, "encode": t3 - t2}
         facts.update(size="x".join(map(str, photo.rgb.shape[1::-1])), megapixels=photo.rgb.shape[0] * photo.rgb.shape[1] / 1e6,
                      working_size="x".join(map(str, done.working_size)), png_mb=round(len(data) / 2**20, 2))
-        return split, done
+        last[0] = done  # only the latest result is kept (a 12 MP result holds ~200 MB)
+        return split
 
     once()  # warm-up
     runs = _timed_runs(once, repeat, load)
     picked = _pick(runs, repeat)
-    for _, _, (split, _) in picked:
+    for _, _, split in picked:
         for key, value in split.items():
             splits[key].append(value)
-    done = picked[-1][2][1]
+    done = last[0]
     times = [r[0] for r in picked]
     from recnet.image_io import encode_png
 
     start = time.perf_counter()
-    encode_png(done.photo)  # the CLI's encoder (compress_level=6), for the record
-    facts["encode_level6_s"] = round(time.perf_counter() - start, 3)
+    encode_png(done.photo)  # the CLI's encoder (Pillow, compress_level=6), for the record
+    facts["encode_cli_level6_s"] = round(time.perf_counter() - start, 3)
+    start = time.perf_counter()
+    buffer = io.BytesIO()
+    photo_to_pil(done.photo).save(buffer, format="PNG", compress_level=1)
+    facts["encode_pillow_level1_s"] = round(time.perf_counter() - start, 3)
+    facts["encoder"] = encode.__doc__
     return times, splits, facts, [(r[0], r[1], None) for r in runs]
 
 
@@ -374,8 +405,9 @@ def markdown(report: dict) -> str:
         if r.get("working_size"):
             size += f" (network at {r['working_size']})"
         split = ", ".join(f"{k} {v:.3f}" for k, v in r.get("split_median_s", {}).items())
-        if "encode_level6_s" in r:
-            split += f"; PNG level 6 encode {r['encode_level6_s']:.3f} ({r['png_mb']} MB at level 1)"
+        if "encode_cli_level6_s" in r:
+            split += (f"; PNG {r['png_mb']} MB; other encoders: Pillow level 1 {r['encode_pillow_level1_s']:.3f}, "
+                      f"CLI (Pillow level 6) {r['encode_cli_level6_s']:.3f}")
         lines.append(
             f"| {r['case']} | {size} | {r['median_s']:.3f} | {r['min_s']:.3f} | {r['max_s']:.3f} | {r['peak_rss_mb']:.0f} | "
             f"{max(r['foreign_load']):.2f}{' (%d discarded)' % r['disturbed_runs_discarded'] if r['disturbed_runs_discarded'] else ''} | {split} |"
@@ -390,14 +422,21 @@ def markdown(report: dict) -> str:
 
 
 def quality(args) -> dict:
-    """PSNR of fast mode against native per working long side, and both against the targets."""
+    """PSNR of fast mode against native per working long side; with targets, both against the targets.
+
+    ``--quality-dirs`` folders get pairs synthesised from their photos (seed ``--seed``, as
+    ``python -m recnet evaluate --synthetic`` does); ``--compare-dirs`` folders are taken as
+    they are (real exposure failures, no target): fast vs native only.
+    """
     import numpy as np
     import torch
 
     from recnet.enhance import correct_rgb
     from recnet.evaluate import synthetic_pairs, to_u8
     from recnet.fast_inference import tune_allocator
+    from recnet.image_io import load_photo
     from recnet.metrics import psnr
+    from recnet.synthesis import PhotoFolder
     from recnet.weights import load_model
 
     torch.set_num_threads(args.threads)
@@ -408,48 +447,65 @@ def quality(args) -> dict:
         ta, tb = (torch.from_numpy(to_u8(v)).float()[None] for v in (a, b))
         return float(psnr(ta, tb, 255.0))
 
+    def photos_as_they_are(folder):
+        paths = PhotoFolder(folder).paths[: args.limit]
+        return len(paths), ((p.stem, load_photo(p).rgb, None) for p in paths)
+
+    sources = [(d, "synthetic", *synthetic_pairs(d, args.seed, args.limit)) for d in args.quality_dirs]
+    sources += [(d, "as is", *photos_as_they_are(d)) for d in args.compare_dirs]
     results = []
-    for folder in args.quality_dirs:
-        n, pairs = synthetic_pairs(folder, args.seed, args.limit)
+    for folder, kind, n, pairs in sources:
         rows = {side: {"fast_vs_native": [], "fast_vs_target": [], "seconds": []} for side in args.sides}
-        native_scores, identity = [], []
+        native_scores, identity, pixels = [], [], []
         for name, inp, target in pairs:
+            pixels.append(inp.shape[0] * inp.shape[1])
             native = correct_rgb(inp, model, "native")[0]
-            native_scores.append(score(native, target))
-            identity.append(score(inp, target))
+            if target is not None:
+                native_scores.append(score(native, target))
+                identity.append(score(inp, target))
             for side in args.sides:
                 start = time.perf_counter()
                 out, _, _, ran, _ = correct_rgb(inp, model, "fast", side)
                 rows[side]["seconds"].append(time.perf_counter() - start)
-                rows[side]["fast_vs_native"].append(score(out, native) if ran == "fast" else float("inf"))
-                rows[side]["fast_vs_target"].append(score(out, target))
-            print(f"  {name}", file=sys.stderr, flush=True)
-        entry = {"folder": folder, "photos": n, "seed": args.seed, "identity_vs_target": float(np.mean(identity)),
-                 "native_vs_target": float(np.mean(native_scores)), "sides": {}}
+                if ran == "fast":
+                    rows[side]["fast_vs_native"].append(score(out, native))
+                if target is not None:
+                    rows[side]["fast_vs_target"].append(score(out, target))
+            print(f"  {folder}: {name}", file=sys.stderr, flush=True)
+        mean = lambda v: float(np.mean(v)) if v else None  # noqa: E731
+        entry = {"folder": folder, "pairs": kind, "photos": n, "seed": args.seed if kind == "synthetic" else None,
+                 "mean_megapixels": mean(pixels) / 1e6, "identity_vs_target": mean(identity),
+                 "native_vs_target": mean(native_scores), "sides": {}}
         for side, r in rows.items():
-            finite = [v for v in r["fast_vs_native"] if np.isfinite(v)]
             entry["sides"][side] = {
-                "photos_resized": len(finite),
-                "fast_vs_native_db": float(np.mean(finite)) if finite else None,
-                "fast_vs_native_min_db": float(np.min(finite)) if finite else None,
-                "fast_vs_target_db": float(np.mean(r["fast_vs_target"])),
-                "mean_seconds": float(np.mean(r["seconds"])),
+                "photos_resized": len(r["fast_vs_native"]),
+                "fast_vs_native_db": mean(r["fast_vs_native"]),
+                "fast_vs_native_min_db": float(np.min(r["fast_vs_native"])) if r["fast_vs_native"] else None,
+                "fast_vs_target_db": mean(r["fast_vs_target"]),
+                "mean_seconds": mean(r["seconds"]),
             }
         results.append(entry)
-    return {"environment": environment(args.threads), "weights": args.weights or "shipped", "quality": results}
+    from recnet.weights import DEFAULT_WEIGHTS
+
+    return {"environment": environment(args.threads), "weights": args.weights or str(DEFAULT_WEIGHTS.relative_to(ROOT)),
+            "quality": results}
 
 
 def quality_markdown(report: dict) -> str:
     env = report["environment"]
-    lines = [f"# Fast vs native ({env['date']}, commit {env['commit']}, weights {report['weights']})", "",
-             "| photos | long side | resized | fast vs native dB (min) | fast vs target dB | native vs target dB | input vs target dB | s/photo |",
+    fmt = lambda v: "n/a" if v is None else f"{v:.2f}"  # noqa: E731
+    lines = [f"# Fast vs native ({env['date']}, commit {env['commit']}, weights {report['weights']}, "
+             f"{env['threads']} threads)", "",
+             "PSNR in dB on 8-bit outputs; 'resized': photos larger than the working size (the others run natively "
+             "in fast mode too); seconds: fast mode per photo, network and upsampling, decode and encode excluded.", "",
+             "| photos | long side | resized | fast vs native (min) | fast vs target | native vs target | input vs target | s/photo |",
              "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for q in report["quality"]:
+        label = f"{q['folder']} ({q['photos']}, {q['pairs']}, {q['mean_megapixels']:.2f} MP)"
         for side, r in q["sides"].items():
             fvn = "n/a" if r["fast_vs_native_db"] is None else f"{r['fast_vs_native_db']:.2f} ({r['fast_vs_native_min_db']:.2f})"
-            lines.append(f"| {q['folder']} ({q['photos']}) | {side} | {r['photos_resized']} | {fvn} | "
-                         f"{r['fast_vs_target_db']:.2f} | {q['native_vs_target']:.2f} | {q['identity_vs_target']:.2f} | "
-                         f"{r['mean_seconds']:.2f} |")
+            lines.append(f"| {label} | {side} | {r['photos_resized']} | {fvn} | {fmt(r['fast_vs_target_db'])} | "
+                         f"{fmt(q['native_vs_target'])} | {fmt(q['identity_vs_target'])} | {r['mean_seconds']:.2f} |")
     return "\n".join(lines) + "\n"
 
 
@@ -464,11 +520,13 @@ def main(argv=None) -> int:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--cases", default=",".join(DEFAULT_CASES))
     parser.add_argument("--weights", help="weights file (default: the shipped weights)")
-    parser.add_argument("--wrap", default="", help='command prefix for each case, e.g. "quiet-run" (pauses our training run)')
+    parser.add_argument("--wrap", default="", help="command prefix for each case's process")
     parser.add_argument("--quality", action="store_true", help="fast vs native PSNR instead of timings")
     parser.add_argument("--quality-dirs", default="/work/shared/datasets/test",
                         help="comma-separated photo folders for --quality (pairs synthesised with --seed)")
-    parser.add_argument("--sides", default="512,768,1024", help="working long sides for --quality")
+    parser.add_argument("--compare-dirs", default="", help="comma-separated folders of photos without targets "
+                        "for --quality (fast vs native only), e.g. /work/shared/datasets/real")
+    parser.add_argument("--sides", default="512,640,768,1024", help="working long sides for --quality")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--limit", type=int, help="photos per folder for --quality")
     parser.add_argument("--run-case", help=argparse.SUPPRESS)
@@ -485,6 +543,7 @@ def main(argv=None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     if args.quality:
         args.quality_dirs = [d for d in args.quality_dirs.split(",") if d]
+        args.compare_dirs = [d for d in args.compare_dirs.split(",") if d]
         args.sides = [int(s) for s in args.sides.split(",")]
         report = quality(args)
         (out / f"cpu_quality_{tag}.json").write_text(json.dumps(report, indent=1))
