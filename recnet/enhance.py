@@ -74,13 +74,14 @@ def correct_rgb(rgb: np.ndarray, model, mode: str = "fast", long_side: int = WOR
         torch.cuda.synchronize()
     t1 = time.perf_counter()
     low_out = result.image[0].float().cpu()  # (3, h, w)
+    mask = result.mask.float().cpu().clamp_(0, 1)  # (1, 1, h, w)
     if resized:
-        out = guided_upsample(low, low_out, full, GUIDE_RADIUS, GUIDE_EPS)  # (H, W, 3)
-        mask = F.interpolate(result.mask.float().cpu(), size=(height, width), mode="bilinear", align_corners=False)
+        out = guided_upsample(low, low_out.contiguous(), full, GUIDE_RADIUS, GUIDE_EPS)  # (H, W, 3)
+        mask = F.interpolate(mask, size=(height, width), mode="bilinear", align_corners=False)  # stays in [0, 1]
     else:
-        out, mask = low_out.permute(1, 2, 0), result.mask.float().cpu()
+        out = low_out.permute(1, 2, 0)
     out_np = out.contiguous().numpy()  # no copy for the fast path (its output is channels-last)
-    mask_np = mask[0, 0].clamp_(0, 1).numpy()
+    mask_np = mask[0, 0].contiguous().numpy()
     t2 = time.perf_counter()
     timings = {"downsample": t0 - start, "network": t1 - t0, "upsample": t2 - t1, "total": t2 - start}
     return out_np, mask_np, timings, "fast" if resized else "native", (low_w, low_h)

@@ -106,8 +106,13 @@ def _source_positions(size_out: int, size_in: int) -> tuple[torch.Tensor, torch.
 
 
 def upsample_rows(maps: torch.Tensor, width: int) -> torch.Tensor:
-    """Bilinear horizontal resize of (C, h, w) maps to (C, h, width) (align_corners=False)."""
-    return F.interpolate(maps[None], size=(maps.shape[1], width), mode="bilinear", align_corners=False)[0]
+    """Bilinear horizontal resize of (C, h, w) maps to (h, C, width) (align_corners=False).
+
+    Row-major output: the C maps of one low-resolution row are contiguous, so a strip's rows
+    come from one plain matrix product.
+    """
+    rows = maps.permute(1, 0, 2).contiguous()  # (h, C, w): rows as the batch
+    return F.interpolate(rows, size=width, mode="linear", align_corners=False)
 
 
 def apply_affine_colour(coeffs: torch.Tensor, image: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
@@ -117,12 +122,12 @@ def apply_affine_colour(coeffs: torch.Tensor, image: torch.Tensor, out: torch.Te
     may be ``image`` itself). Bilinear with align_corners=False and edge clamping, i.e. what
     ``F.interpolate(coeffs, (H, W), mode="bilinear")`` gives, without ever holding 12
     full-resolution maps: the coefficient rows are resized horizontally once, then each strip
-    of rows gets its coefficients by a small matmul with the strip's vertical interpolation
-    weights (two per row) and is transformed plane by plane while in cache.
+    of rows gets its coefficients by one matrix product of its vertical interpolation weights
+    (two per row) with the low rows it spans, and is transformed plane by plane while in cache.
     """
     height, width, _ = image.shape
     low_h = coeffs.shape[1]
-    columns = upsample_rows(coeffs.float(), width)  # (12, h, W)
+    columns = upsample_rows(coeffs.float(), width).view(low_h, -1)  # (h, 12 * W)
     y0, y1, fy = _source_positions(height, low_h)
     out = torch.empty_like(image) if out is None else out
     rows_per_strip = max(1, _STRIP_PIXELS // width)
@@ -134,7 +139,7 @@ def apply_affine_colour(coeffs: torch.Tensor, image: torch.Tensor, out: torch.Te
         index = torch.arange(n)
         weights.index_put_((index, y0[rows] - first), 1 - fy[rows], accumulate=True)
         weights.index_put_((index, y1[rows] - first), fy[rows], accumulate=True)
-        c = torch.matmul(weights, columns[:, first : last + 1])  # (12, n, W)
+        c = torch.mm(weights, columns[first : last + 1]).view(n, COEFFICIENTS, width).transpose(0, 1)  # (12, n, W)
         src = image[rows].permute(2, 0, 1).contiguous()  # (3, n, W) planes
         planes = torch.empty(3, n, width)
         for ch in range(3):  # out_c = b_c + sum_d A[c, d] in_d
