@@ -633,14 +633,19 @@ def uses_fast_path(model, image: torch.Tensor) -> bool:
 
 
 def run_model(model, image: torch.Tensor) -> FastOutput:
-    """(image, mask) of RECNet on a (B, 3, H, W) image: the fast path where it applies, else the reference."""
+    """(image, mask) of RECNet on a (B, 3, H, W) image: the fast path where it applies, else the reference.
+
+    The first fast-path call also applies ``tune_allocator`` (unless ``RECNET_TUNE_ALLOCATOR=0``);
+    a server should call that itself at start-up, before its worker threads exist.
+    """
     if uses_fast_path(model, image):
+        tune_allocator()
         return fast_model(model)(image)
     result = model(image)
     return FastOutput(result.image, result.mask)
 
 
-_allocator_tuned = False
+_allocator_tuned: bool | None = None  # None: not tried yet
 
 
 def tune_allocator() -> bool:
@@ -656,9 +661,10 @@ def tune_allocator() -> bool:
     elsewhere or with ``RECNET_TUNE_ALLOCATOR=0``. Returns True if the settings were applied.
     """
     global _allocator_tuned
-    if _allocator_tuned:
-        return True
+    if _allocator_tuned is not None:
+        return _allocator_tuned
     if not sys.platform.startswith("linux") or os.environ.get("RECNET_TUNE_ALLOCATOR", "1").strip() in ("0", "false"):
+        _allocator_tuned = False
         return False
     try:
         libc = ctypes.CDLL("libc.so.6")
@@ -667,6 +673,6 @@ def tune_allocator() -> bool:
         ok = ok and libc.mallopt(m_trim_threshold, 1 << 30) == 1
         ok = ok and libc.mallopt(m_arena_max, 1) == 1
     except (OSError, AttributeError):  # not glibc (musl, macOS)
-        return False
+        ok = False
     _allocator_tuned = ok
     return ok
