@@ -331,17 +331,15 @@ class _Block:
         # fuse_local(cat[n, project_out(cat[l1, l2])]) and fuse_global(cat[n, project_ch(...)]) -> [l; g]
         fl, fg = _f64(block.fuse_local.weight)[:, :, 0, 0], _f64(block.fuse_global.weight)[:, :, 0, 0]
         po, pc = _f64(att.project_out.weight)[:, :, 0, 0], _f64(att.project_attention.weight)[:, :, 0, 0]
-        self.n_weight = _f32(torch.cat([fl[:, :c], fg[:, :c]]))  # (2C, C)
-        self.l12_weight = _f32(torch.cat([fl[:, c:] @ po, torch.zeros(c, 2 * c, dtype=torch.float64)]))  # (2C, 2C)
-        self.lg_bias = _f32(
-            torch.cat([fl[:, c:] @ _f64(att.project_out.bias) + _f64(block.fuse_local.bias),
-                       fg[:, c:] @ _f64(att.project_attention.bias) + _f64(block.fuse_global.bias)])
-        )  # fmt: skip
-        zeros = torch.zeros(c, c, dtype=torch.float64)  # the values only feed g, the second half of [l; g]
-        self.value3_mix = torch.cat([zeros, fg[:, c:] @ pc[:, :c]])  # (2C, C) float64, times blockdiag(A3)
-        self.value5_mix = torch.cat([zeros, fg[:, c:] @ pc[:, c:]])
-        # post
-        self.post0 = (_f32(block.post[0].weight), _f32(block.post[0].bias))
+        self.local_n = (_f32(fl[:, :c]), _f32(fl[:, c:] @ _f64(att.project_out.bias) + _f64(block.fuse_local.bias)))
+        self.local_l12 = _f32(fl[:, c:] @ po)  # (C, 2C): project_out folded into fuse_local
+        self.global_n = (_f32(fg[:, :c]), _f32(fg[:, c:] @ _f64(att.project_attention.bias) + _f64(block.fuse_global.bias)))
+        self.value3_mix = fg[:, c:] @ pc[:, :c]  # (C, C) float64, times blockdiag(A3) per sample
+        self.value5_mix = fg[:, c:] @ pc[:, c:]
+        # post: its first conv split over cat[l, g], so l and g need not be concatenated
+        post0_w = _f32(block.post[0].weight)
+        self.post0_local = (post0_w[:, :c].contiguous(), _f32(block.post[0].bias))
+        self.post0_global = post0_w[:, c:].contiguous()
         self.post2 = (_f32(block.post[2].weight), _f32(block.post[2].bias))
         self.leak = float(block.post[1].negative_slope)
 
@@ -454,11 +452,11 @@ class FastRECNet:
 
     def _block(self, w: _Block, x: torch.Tensor, planes, gate_masks, nonnegative: bool) -> torch.Tensor:
         n = self._region_norm(w, x, planes, gate_masks, nonnegative)
-        lg = self._attention_and_fusion(w, n, x)
+        local, global_ = self._attention_and_fusion(w, n, x)
         del n
-        h = _conv(lg, *w.post0, 1, 1, "leaky_relu", w.leak)
-        del lg
-        return _conv_add(h, x, *w.post2, 1)
+        h = _conv_add(global_, _conv(local, *w.post0_local, 1), w.post0_global, None, 1)  # post[0](cat[l, g])
+        del local, global_
+        return _conv_add(F.leaky_relu_(h, w.leak), x, *w.post2, 1)
 
     def _region_norm(self, w: _Block, x: torch.Tensor, planes, gate_masks, nonnegative: bool) -> torch.Tensor:
         batch, height, width, c = x.shape
@@ -528,7 +526,8 @@ class FastRECNet:
         shift = w.norm_shift - mean * scale  # (3C,) float64, for the centred z
         return z.view(height, width, 3 * c), scale, shift
 
-    def _attention_and_fusion(self, w: _Block, n: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    def _attention_and_fusion(self, w: _Block, n: torch.Tensor, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(fuse_local(cat[n, local]), fuse_global(cat[n, global])), each (B, H, W, C)."""
         batch, height, width, c = n.shape
         h = c // 2
         pq = _linear(_rows(n), *w.project_q).view(batch, height, width, c)
@@ -546,18 +545,17 @@ class FastRECNet:
         v3_weight = w.value3_mix @ _attention_matrix(parts["q3"], parts["k3"], w.temperature)  # (B, C, C) float64
         v5_weight = w.value5_mix @ _attention_matrix(parts["q5"], parts["k5"], w.temperature)
         del parts
-        lg = _linear(_rows(n), w.n_weight, w.lg_bias)  # (B*H*W, 2C): [l; g]
-        lg = _linear(_rows(l12), w.l12_weight, None, lg)
+        local = _linear(_rows(l12), w.local_l12, None, _linear(_rows(n), *w.local_n))  # fuse_local(cat[n, local])
         del l12
+        global_ = _linear(_rows(n), *w.global_n).view(batch, height * width, c)
         v3 = _conv(x, *w.value3, 1, c, "relu")
         v5 = _conv(x, *w.value5, 2, c, "relu")
-        lg = lg.view(batch, height * width, 2 * c)
         out = []
-        for b in range(batch):  # per-sample weights
-            g = _linear(v3[b].view(-1, c), v3_weight[b].to(torch.float32), None, lg[b])
+        for b in range(batch):  # per-sample weights: fuse_global(cat[n, project_ch(cat[A3 v3, A5 v5])])
+            g = _linear(v3[b].view(-1, c), v3_weight[b].to(torch.float32), None, global_[b])
             out.append(_linear(v5[b].view(-1, c), v5_weight[b].to(torch.float32), None, g))
-        lg = out[0][None] if batch == 1 else torch.stack(out)
-        return lg.view(batch, height, width, 2 * c)
+        global_ = out[0][None] if batch == 1 else torch.stack(out)
+        return local.view(batch, height, width, c), global_.view(batch, height, width, c)
 
     def _refine(self, merged: torch.Tensor) -> torch.Tensor:
         x = _conv(merged, *self.conv_in, 1)
