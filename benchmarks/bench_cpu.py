@@ -4,6 +4,7 @@
     quiet-run python benchmarks/bench_cpu.py               # on our shared machines: training paused (~3 min)
     python benchmarks/bench_cpu.py --cases native_fast_512,fast_12mp --repeat 3
     python benchmarks/bench_cpu.py --quality               # fast vs native PSNR per working resolution
+    python benchmarks/bench_cpu.py --profile 1024 --threads 1  # torch.profiler tables, reference and fast
 
 Every case runs in its own fresh Python process (so each peak memory is its own), loads the
 model the way the product does (``recnet.load_model``), runs once to warm up and then
@@ -151,7 +152,11 @@ def run_case(name: str, args) -> dict:
         times, runs = _repeat(step, args.repeat, load)
         result.update(size=f"{size}x{size}", megapixels=size * size / 1e6)
     else:
-        times, splits, extra, runs = _end_to_end(model, args.inputs[name.split("_")[1]], args.repeat, load)
+        from recnet.enhance import WORKING_LONG_SIDE
+
+        long_side = args.long_side or WORKING_LONG_SIDE
+        times, splits, extra, runs = _end_to_end(model, args.inputs[name.split("_")[1]], args.repeat, load, long_side)
+        extra["long_side"] = long_side
         result.update(extra)
     result.update(
         median_s=statistics.median(times),
@@ -251,7 +256,7 @@ def _demo_encoder():
     return demo
 
 
-def _end_to_end(model, path: str, repeat: int, load: ForeignLoad):
+def _end_to_end(model, path: str, repeat: int, load: ForeignLoad, long_side: int):
     """decode -> enhance_photo(fast) -> PNG bytes; returns (times, split times, facts)."""
     import io
 
@@ -268,7 +273,7 @@ def _end_to_end(model, path: str, repeat: int, load: ForeignLoad):
         t0 = time.perf_counter()
         photo = load_photo(path)
         t1 = time.perf_counter()
-        done = enhance_photo(photo, model, "fast")
+        done = enhance_photo(photo, model, "fast", long_side)
         t2 = time.perf_counter()
         data = encode(done.photo)
         t3 = time.perf_counter()
@@ -346,6 +351,8 @@ def run_all(args) -> dict:
             out = Path(tmp) / f"{name}.json"
             cmd = [*args.wrap.split(), sys.executable, __file__, "--run-case", name, "--threads", str(args.threads), "--repeat", str(args.repeat),
                    "--inputs-json", json.dumps(inputs), "--case-out", str(out)]
+            if args.long_side:
+                cmd += ["--long-side", str(args.long_side)]
             if args.weights:
                 cmd += ["--weights", args.weights]
             print(f"[{time.strftime('%H:%M:%S')}] {name} ...", file=sys.stderr, flush=True)
@@ -509,6 +516,36 @@ def quality_markdown(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+# ----------------------------------------------------------------------------- profiles
+
+
+def profiles(args) -> str:
+    """torch.profiler tables (self CPU time by op and input shape) of one reference and one fast forward."""
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+
+    from recnet import fast_inference
+    from recnet.weights import load_model
+
+    torch.set_num_threads(args.threads)
+    fast_inference.tune_allocator()
+    model = load_model(args.weights, "cpu")
+    x = square_input(args.profile)
+    env = environment(args.threads)
+    out = [f"# Profiles at {args.profile}x{args.profile} ({env['date']}, commit {env['commit']}, {env['threads']} threads, "
+           f"load average {env['load_average_before']})", ""]
+    for label, step in (("plain reference", lambda: model(x)), ("fast path", lambda: fast_inference.run_model(model, x))):
+        with torch.inference_mode():
+            step()  # warm-up
+            with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof:
+                step()
+        table = prof.key_averages(group_by_input_shape=True).table(sort_by="self_cpu_time_total", row_limit=args.rows,
+                                                                   max_name_column_width=40, max_shapes_column_width=70)
+        total = sum(e.self_cpu_time_total for e in prof.key_averages()) / 1e6
+        out += [f"## {label}: {total:.2f} s of op time", "", "```", table.strip(), "```", ""]
+    return "\n".join(out) + "\n"
+
+
 # ----------------------------------------------------------------------------- main
 
 
@@ -520,6 +557,7 @@ def main(argv=None) -> int:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--cases", default=",".join(DEFAULT_CASES))
     parser.add_argument("--weights", help="weights file (default: the shipped weights)")
+    parser.add_argument("--long-side", type=int, help="fast mode working long side (default: the product's)")
     parser.add_argument("--wrap", default="", help="command prefix for each case's process")
     parser.add_argument("--quality", action="store_true", help="fast vs native PSNR instead of timings")
     parser.add_argument("--quality-dirs", default="/work/shared/datasets/test",
@@ -529,6 +567,8 @@ def main(argv=None) -> int:
     parser.add_argument("--sides", default="512,640,768,1024", help="working long sides for --quality")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--limit", type=int, help="photos per folder for --quality")
+    parser.add_argument("--profile", type=int, metavar="SIZE", help="profile one reference and one fast forward at SIZE x SIZE")
+    parser.add_argument("--rows", type=int, default=20, help="rows per profile table")
     parser.add_argument("--run-case", help=argparse.SUPPRESS)
     parser.add_argument("--inputs-json", help=argparse.SUPPRESS)
     parser.add_argument("--case-out", help=argparse.SUPPRESS)
@@ -541,6 +581,11 @@ def main(argv=None) -> int:
     tag = args.tag or time.strftime("%Y%m%d-%H%M%S")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    if args.profile:
+        text = profiles(args)
+        (out / f"cpu_profile_{tag}.md").write_text(text)
+        print(text)
+        return 0
     if args.quality:
         args.quality_dirs = [d for d in args.quality_dirs.split(",") if d]
         args.compare_dirs = [d for d in args.compare_dirs.split(",") if d]
