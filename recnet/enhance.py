@@ -20,7 +20,7 @@ from recnet.guided_upsample import downsample, guided_upsample
 from recnet.image_io import Photo, photo_from_array, photo_from_pil, photo_to_array, photo_to_pil
 
 MODES = ("fast", "native")
-WORKING_LONG_SIDE = 768  # see benchmarks/README.md "fast vs native": measured choice
+WORKING_LONG_SIDE = 640  # long side the network sees in fast mode: benchmarks/README.md "CPU", measured choice
 GUIDE_RADIUS = 1  # guided-filter window radius at the working resolution (pixels); see benchmarks/README.md
 GUIDE_EPS = 1e-4  # regularisation of the local colour transform (images in [0, 1])
 
