@@ -59,6 +59,7 @@ DEFAULT_CASES = (
     "fast_1mp",
     "fast_12mp",
 )
+MEASURED_CODE = ("recnet", "kernels", "benchmarks/bench_cpu.py", "demo/imaging.py")  # "+dirty" if these differ from the commit
 TARGETS = {
     "speed-up at 1024x1024 (reference / optimized)": ">= 3x",
     "fast mode 12 MP end to end": "< 2 s",
@@ -320,7 +321,7 @@ def environment(threads: int) -> dict:
         pass
     try:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", *MEASURED_CODE], cwd=ROOT,
                                     capture_output=True, text=True).stdout.strip())
     except OSError:
         commit, dirty = "unknown", False
