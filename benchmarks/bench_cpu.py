@@ -517,6 +517,53 @@ def quality_markdown(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+# ----------------------------------------------------------------------------- guided upsampling settings
+
+
+def upsample_oracle(args) -> str:
+    """Guided upsampling alone, with a perfect network: its output at the working size is the target's.
+
+    For synthetic pairs, fast mode's upsampling gets (input, target) at the working size and
+    carries the change to full resolution; the PSNR against the full target measures only what
+    the upsampling loses, for each (radius, eps) and the plain bilinear resize of the output.
+    """
+    import numpy as np
+    import torch
+    import torch.nn.functional as F
+
+    from recnet import guided_upsample as gu
+    from recnet.enhance import working_size
+    from recnet.evaluate import synthetic_pairs, to_u8
+    from recnet.metrics import psnr
+
+    torch.set_num_threads(args.threads)
+    settings = [(1, 1e-4), (2, 1e-4), (4, 1e-3), (1, 1e-3), (2, 1e-5)]
+    lines = [f"# Guided upsampling with a perfect network ({time.strftime('%Y-%m-%d %H:%M')})", "",
+             "PSNR (dB) against the target of fast mode when the network's output at the working size is the "
+             "target itself; 'bilinear': that output resized, no guide.", "",
+             "| photos | long side | " + " | ".join(f"r={r}, eps={e:g}" for r, e in settings) + " | bilinear |",
+             "|---|---:|" + "---:|" * (len(settings) + 1)]
+    for folder in args.quality_dirs:
+        for side in args.sides:
+            n, pairs = synthetic_pairs(folder, args.seed, args.limit)
+            scores = {k: [] for k in [*settings, "bilinear"]}
+            for _, inp, target in pairs:
+                full, full_target = torch.from_numpy(inp), torch.from_numpy(target)
+                h, w = working_size(*inp.shape[:2], side)
+                if (h, w) == inp.shape[:2]:
+                    continue
+                low, low_target = gu.downsample(full, h, w), gu.downsample(full_target, h, w)
+                outs = {k: gu.guided_upsample(low, low_target, full, *k) for k in settings}
+                outs["bilinear"] = F.interpolate(low_target[None], size=inp.shape[:2], mode="bilinear")[0].permute(1, 2, 0)
+                for k, out in outs.items():
+                    a, b = (torch.from_numpy(to_u8(v)).float()[None] for v in (out.numpy(), target))
+                    scores[k].append(float(psnr(a, b, 255.0)))
+            if scores["bilinear"]:
+                lines.append(f"| {folder} ({len(scores['bilinear'])} of {n}) | {side} | "
+                             + " | ".join(f"{np.mean(v):.2f}" for v in scores.values()) + " |")
+    return "\n".join(lines) + "\n"
+
+
 # ----------------------------------------------------------------------------- profiles
 
 
@@ -568,6 +615,8 @@ def main(argv=None) -> int:
     parser.add_argument("--sides", default="512,640,768,1024", help="working long sides for --quality")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--limit", type=int, help="photos per folder for --quality")
+    parser.add_argument("--upsample-oracle", action="store_true",
+                        help="guided upsampling settings with a perfect network (uses --quality-dirs, --sides)")
     parser.add_argument("--profile", type=int, metavar="SIZE", help="profile one reference and one fast forward at SIZE x SIZE")
     parser.add_argument("--rows", type=int, default=20, help="rows per profile table")
     parser.add_argument("--run-case", help=argparse.SUPPRESS)
@@ -582,6 +631,13 @@ def main(argv=None) -> int:
     tag = args.tag or time.strftime("%Y%m%d-%H%M%S")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    if args.upsample_oracle:
+        args.quality_dirs = [d for d in args.quality_dirs.split(",") if d]
+        args.sides = [int(v) for v in args.sides.split(",")]
+        text = upsample_oracle(args)
+        (out / f"cpu_upsample_oracle_{tag}.md").write_text(text)
+        print(text)
+        return 0
     if args.profile:
         text = profiles(args)
         (out / f"cpu_profile_{tag}.md").write_text(text)
