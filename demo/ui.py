@@ -32,6 +32,7 @@ from PIL import Image
 from demo import imaging
 from demo.service import MODES, DemoError, Studio, describe_working_size
 from demo.store import Result
+from recnet.enhance import WORKING_LONG_SIDE
 
 HERE = Path(__file__).resolve().parent
 EXAMPLES_DIR = HERE / "examples"
@@ -220,7 +221,7 @@ def build_ui(studio: Studio, examples: list[dict] | None = None, thumbs_dir: Pat
 
         Args:
             image: the photo (JPEG, PNG incl. 16-bit and alpha, WebP, TIFF, BMP, GIF first frame...).
-            mode: "fast" (the network at 768 px, correction carried to every pixel) or "native" (every pixel).
+            mode: "fast" (the network at 640 px on the long side, correction carried to every pixel) or "native" (every pixel).
             strength: 0..1, blend between the photo (0) and the full correction (1).
 
         Returns:
@@ -339,7 +340,7 @@ def build_ui(studio: Studio, examples: list[dict] | None = None, thumbs_dir: Pat
                                  columns=6, allow_preview=False, object_fit="cover", height="auto",
                                  buttons=[], interactive=False, elem_id="recnet-examples")
         with gr.Accordion("What the model does, and does not do", open=False):
-            gr.Markdown((HERE / "about.md").read_text() + (f"\n\n{weights_note}" if weights_note else ""))
+            gr.Markdown((HERE / "about.md").read_text().replace("{working_long_side}", str(WORKING_LONG_SIDE)) + (f"\n\n{weights_note}" if weights_note else ""))
         if examples:
             with gr.Accordion("Example photos: credits and licences", open=False):
                 gr.Markdown(credits_markdown(examples))

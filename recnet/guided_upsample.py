@@ -13,7 +13,7 @@ photo. The full-resolution part touches each pixel once, in strips of rows that 
 cache: the coefficient rows are resized horizontally once for the whole photo, each strip
 gets its rows by a small matmul with its vertical interpolation weights and is transformed
 plane by plane. Memory beyond the input and output: the horizontally resized coefficients
-(12 x working height x W floats, ~110 MB at 12 MP with a 768 px working size) and a few MB
+(12 x working height x W floats, ~110 MB at 12 MP with a 640 px working size) and a few MB
 per strip; the 12 full-resolution coefficient maps (576 MB at 12 MP) never exist.
 
 Layouts: low-resolution images are planar ``(3, h, w)`` tensors; full-resolution images are
