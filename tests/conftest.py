@@ -27,3 +27,12 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.skip(reason="needs a CUDA GPU"))
         if "slow" in item.keywords and not full:
             item.add_marker(pytest.mark.skip(reason="slow; run with --full"))
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Small tensors: one thread is fastest, and two threads spin-wait on a busy 2-core machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -21,14 +21,7 @@ from recnet.model import RECNet
 
 TOLERANCE = 1e-4
 
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Small images: one thread is fastest, and two threads spin-wait on a busy 2-core machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def make_model(blur: str = "rank1", seed: int = 0) -> RECNet:

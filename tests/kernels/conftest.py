@@ -6,12 +6,8 @@ with two threads there and 0.03 s with one). The previous setting is restored af
 """
 
 import pytest
-import torch
 
 
 @pytest.fixture(autouse=True)
-def _one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def _one_torch_thread(one_torch_thread):
+    """Every kernel test runs on one torch thread (fixture in tests/conftest.py)."""
