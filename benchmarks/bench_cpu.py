@@ -17,7 +17,7 @@ Cases:
   S x S crop of a photo (default process settings);
 - ``native_ref_<S>_tuned``: the same with ``tune_allocator()`` (the optimized path's process
   setting), to show what the allocator alone is worth;
-- ``native_fast_<S>``: ``recnet.fast_inference.run_model`` (what ``recnet.enhance`` calls);
+- ``native_fast_<S>``: ``recnet.fast_inference.run_model`` (what ``recnet.pipeline`` calls);
 - ``native_fast_<S>_fullrank``: the same with blur kernels perturbed off rank 1 (as trained
   official checkpoints are), which takes the FFT blur;
 - ``fast_1mp`` / ``fast_12mp``: end to end as the demo does it, a JPEG file decoded
@@ -153,7 +153,7 @@ def run_case(name: str, args) -> dict:
         times, runs = _repeat(step, args.repeat, load)
         result.update(size=f"{size}x{size}", megapixels=size * size / 1e6)
     else:
-        from recnet.enhance import WORKING_LONG_SIDE
+        from recnet.pipeline import WORKING_LONG_SIDE
 
         long_side = args.long_side or WORKING_LONG_SIDE
         times, splits, extra, runs = _end_to_end(model, args.inputs[name.split("_")[1]], args.repeat, load, long_side)
@@ -261,7 +261,7 @@ def _end_to_end(model, path: str, repeat: int, load: ForeignLoad, long_side: int
     """decode -> enhance_photo(fast) -> PNG bytes; returns (times, split times, facts)."""
     import io
 
-    from recnet.enhance import enhance_photo
+    from recnet.pipeline import enhance_photo
     from recnet.image_io import load_photo, photo_to_pil
 
     encode = _demo_encoder()
@@ -439,7 +439,7 @@ def quality(args) -> dict:
     import numpy as np
     import torch
 
-    from recnet.enhance import correct_rgb
+    from recnet.pipeline import correct_rgb
     from recnet.evaluate import synthetic_pairs, to_u8
     from recnet.fast_inference import tune_allocator
     from recnet.image_io import load_photo
@@ -532,7 +532,7 @@ def upsample_oracle(args) -> str:
     import torch.nn.functional as F
 
     from recnet import guided_upsample as gu
-    from recnet.enhance import working_size
+    from recnet.pipeline import working_size
     from recnet.evaluate import synthetic_pairs, to_u8
     from recnet.metrics import psnr
 

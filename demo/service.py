@@ -1,7 +1,7 @@
 """What the page and the HTTP API do with a photo, without Gradio: decode, correct, keep, blend, write.
 
 ``Studio.process`` turns an uploaded file into a stored ``Result`` (one call of
-``recnet.enhance.enhance_photo``, at most one at a time); ``Studio.render`` writes the
+``recnet.pipeline.enhance_photo``, at most one at a time); ``Studio.render`` writes the
 full-resolution PNG for a strength and ``Studio.render_map`` the exposure map. Failures the
 person can act on raise ``DemoError`` with a message for them; the UI turns it into
 ``gr.Error`` and leaves the previous result on the page.
@@ -25,7 +25,7 @@ import numpy as np
 from demo import imaging
 from demo.settings import Settings
 from demo.store import Result, ResultStore
-from recnet.enhance import WORKING_LONG_SIDE, enhance_photo
+from recnet.pipeline import WORKING_LONG_SIDE, enhance_photo
 from recnet.image_io import ImageError, ImageTooLargeError, Photo, load_photo
 
 MODES = {"fast": "Fast", "native": "Full resolution"}

@@ -20,7 +20,7 @@ from demo.settings import Settings, cpu_count
 from demo.service import Studio
 from demo.ui import CSS, EXAMPLES_DIR, PASTE_TO_UPLOAD, build_ui, load_examples
 from kernels.dispatch import backend_name
-from recnet.enhance import enhance_photo
+from recnet.pipeline import enhance_photo
 from recnet.weights import load_model, resolve_device
 
 

@@ -32,7 +32,7 @@ from PIL import Image
 from demo import imaging
 from demo.service import MODES, DemoError, Studio, describe_working_size
 from demo.store import Result
-from recnet.enhance import WORKING_LONG_SIDE
+from recnet.pipeline import WORKING_LONG_SIDE
 
 HERE = Path(__file__).resolve().parent
 EXAMPLES_DIR = HERE / "examples"

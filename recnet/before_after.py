@@ -1,7 +1,7 @@
 """``python -m recnet before-after``: photos before and after correction, with the exposure map.
 
 The sheet people judge the model by on real photos (no ground truth): each cell shows the
-input, RECNet's output (through ``recnet.enhance``, as the product runs it) and the exposure
+input, RECNet's output (through ``recnet.pipeline``, as the product runs it) and the exposure
 map (blue: brightened, i.e. treated as under-exposed; orange: darkened, over-exposed).
 """
 
@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from recnet.enhance import MODES, enhance_photo
+from recnet.colour import COLOURS
+from recnet.pipeline import MODES, enhance_photo
 from recnet.image_io import ImageError, load_photo
 from recnet.sheets import BACKGROUND, PAD, grid, save_sheet, to_image
 from recnet.synthesis import IMAGE_SUFFIXES
@@ -50,6 +51,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", required=True, help="sheet image to write (.jpg or .png)")
     parser.add_argument("--weights", help="weights file (default: the shipped weights)")
     parser.add_argument("--mode", choices=MODES, default="fast")
+    parser.add_argument("--colour", choices=COLOURS, default="photo", help="whose colours: the photo's or the network's")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--size", type=int, default=360, help="long side of each tile in pixels")
     parser.add_argument("--columns", type=int, default=2)
@@ -68,7 +70,7 @@ def run(args) -> int:
         except (ImageError, OSError) as exc:
             print(f"error: {path}: {exc}")
             continue
-        done = enhance_photo(photo, model, args.mode)
+        done = enhance_photo(photo, model, args.mode, colour=args.colour)
         cells.append(before_after_cell(path.stem, photo.rgb, done.photo.rgb, done.exposure_map, args.size))
     if not cells:
         print("no photos could be processed")

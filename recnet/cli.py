@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from recnet.colour import COLOURS
 from recnet.image_io import DEFAULT_MAX_PIXELS, ImageError, load_photo, save_png
 
 # Tried when found in a folder; anything else there is skipped silently. HEIC/AVIF/JPEG 2000
@@ -44,6 +45,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         default="fast",
         help="fast: run the network at a working resolution and carry the correction to full size "
         "(default); native: run it at full resolution (slower, more memory)",
+    )
+    parser.add_argument(
+        "--colour",
+        choices=COLOURS,
+        default="photo",
+        help="photo: keep the photo's hue and saturation, take the network's brightness (default); "
+        "network: the network's own colours",
     )
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="default: auto")
     parser.add_argument("--weights", metavar="PATH", help="weights file (default: the weights shipped with recnet)")
@@ -152,7 +160,7 @@ def load_enhancer(weights, device):
     """(model, enhance_photo), or (None, None) after printing why it cannot be had."""
     try:
         import recnet
-        from recnet.enhance import enhance_photo
+        from recnet.pipeline import enhance_photo
 
         return recnet.load_model(weights, device), enhance_photo
     except Exception as exc:  # missing/corrupt weights, no CUDA, a broken install: one line, no traceback
@@ -169,7 +177,7 @@ def process(jobs: list[Job], model, enhance_photo, args, failures: list) -> int:
             if job.output.exists() and not args.overwrite:
                 raise FileExistsError(f"{job.output} exists (pass --overwrite to replace it)")
             photo = load_photo(job.source, max_pixels=args.max_pixels)
-            result = enhance_photo(photo, model, mode=args.mode)
+            result = enhance_photo(photo, model, mode=args.mode, colour=args.colour)
             save_png(result.photo, job.output)
         except Exception as exc:  # a bad file costs only itself
             progress.clear()

@@ -3,7 +3,7 @@
 Pairs come from a folder (``--pairs DIR`` with ``inputs/`` and ``targets/``, files matched
 by stem) or are synthesised from well-exposed photos (``--synthetic DIR --seed N``: photo
 ``i`` of the sorted folder uses ``rng_for(N, i)``, full image, no crop). Every method's
-output (RECNet through ``recnet.enhance.correct_rgb``, ``--mode native`` or ``fast``, as
+output (RECNet through ``recnet.pipeline.correct_rgb``, ``--mode native`` or ``fast``, as
 the product runs it) is quantised to 8 bits and scored against the 8-bit target as
 ``recnet.metrics.image_scores`` scores it (RGB, data range 255, SSIM with an 11x11 Gaussian
 window, sigma 1.5). One JSON line goes to stdout; progress and errors go to stderr.
@@ -13,7 +13,6 @@ window, sigma 1.5). One JSON line goes to stdout; progress and errors go to stde
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import sys
 import time
@@ -24,6 +23,7 @@ import numpy as np
 
 from recnet.baselines import METHODS as BASELINES
 from recnet.metrics import image_scores
+from recnet.pipeline import WORKING_LONG_SIDE, correct_rgb
 from recnet.synthesis import IMAGE_SUFFIXES, PhotoFolder, rng_for, synthesize_pair
 
 Pair = tuple[str, np.ndarray, np.ndarray]  # (name, input, target), HxWx3 float32 in [0, 1]
@@ -93,37 +93,19 @@ def synthetic_pairs(root: str | Path, seed: int, limit: int | None = None) -> tu
 # methods
 
 
-def model_method(model, mode: str = "native", long_side: int | None = None) -> Callable[[np.ndarray], np.ndarray]:
+def model_method(
+    model, mode: str = "native", long_side: int | None = None, colour: str = "photo"
+) -> Callable[[np.ndarray], np.ndarray]:
     """RECNet as a method: HxWx3 float32 -> HxWx3 float32, as the product runs it.
 
-    Goes through ``recnet.enhance.correct_rgb``: ``native`` runs the network on the whole
+    Goes through ``recnet.pipeline.correct_rgb``: ``native`` runs the network on the whole
     image, ``fast`` at a working resolution (long side ``long_side``, default the product's)
-    with guided upsampling back to full size. Without ``recnet.enhance``, native mode runs
-    the network directly.
+    with guided upsampling back to full size; ``colour`` as in ``correct_rgb``.
     """
-    try:
-        from recnet import enhance
-    except ImportError:
-        enhance = None
     if mode not in ("native", "fast"):
         raise ValueError(f"unknown mode {mode!r}: native or fast")
-    if enhance is not None:
-        side = long_side or enhance.WORKING_LONG_SIDE
-        return lambda rgb: enhance.correct_rgb(rgb, model, mode, side)[0]
-    if mode == "fast":
-        raise RuntimeError("--mode fast needs recnet.enhance, which this checkout lacks")
-
-    import torch
-
-    device = next(model.parameters()).device
-
-    def run(rgb: np.ndarray) -> np.ndarray:
-        x = torch.from_numpy(np.ascontiguousarray(rgb, dtype=np.float32)).permute(2, 0, 1)[None].to(device)
-        with torch.inference_mode():
-            y = model(x).image
-        return y[0].permute(1, 2, 0).float().cpu().numpy()
-
-    return run
+    side = long_side or WORKING_LONG_SIDE
+    return lambda rgb: correct_rgb(rgb, model, mode, side, colour)[0]
 
 
 def evaluate_pairs(
@@ -138,7 +120,8 @@ def evaluate_pairs(
     """Mean PSNR/SSIM of each method over ``pairs`` (name, input, target).
 
     ``methods`` maps names to ``fn(rgb) -> rgb`` or names baselines (default: all of
-    ``recnet.baselines.METHODS``); with a ``model``, "recnet" is added first. Returns
+    ``recnet.baselines.METHODS``); with a ``model``, "recnet" (the product: the photo's colours)
+    and "recnet_network_colours" (the network's output as it is) are added first. Returns
     ``{"pairs": n, "methods": {name: {"psnr": .., "ssim": ..}}}`` (plus "per_image" if asked).
     """
     if methods is None:
@@ -146,7 +129,11 @@ def evaluate_pairs(
     elif not isinstance(methods, dict):
         methods = {name: BASELINES[name] for name in methods}
     if model is not None:
-        methods = {"recnet": model_method(model, mode, long_side), **methods}
+        methods = {
+            "recnet": model_method(model, mode, long_side, "photo"),
+            "recnet_network_colours": model_method(model, mode, long_side, "network"),
+            **methods,
+        }
     sums = {name: np.zeros(2) for name in methods}
     images = []
     n = 0
@@ -176,14 +163,6 @@ def evaluate_pairs(
 # CLI
 
 
-def _product_long_side() -> int | None:
-    try:
-        from recnet.enhance import WORKING_LONG_SIDE
-    except ImportError:
-        return None
-    return WORKING_LONG_SIDE
-
-
 def configure(parser: argparse.ArgumentParser) -> None:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--pairs", metavar="DIR", help="folder with inputs/ and targets/ (files matched by stem)")
@@ -194,7 +173,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mode", choices=("native", "fast"), default="native",
                         help="native: the network on the whole image; fast: working resolution + guided upsampling")
     parser.add_argument("--long-side", type=int,
-                        help="working resolution of --mode fast (default: the product's, recnet.enhance)")
+                        help="working resolution of --mode fast (default: the product's, recnet.pipeline)")
     parser.add_argument("--limit", type=int, help="evaluate only the first N pairs")
     parser.add_argument("--no-model", action="store_true", help="evaluate the baselines only")
     parser.add_argument("--methods", default=",".join(BASELINES),
@@ -210,8 +189,6 @@ def run(args) -> int:
     if unknown:
         print(f"error: unknown method(s) {', '.join(unknown)}; choose from {', '.join(BASELINES)}", file=sys.stderr)
         return 2
-    if args.mode == "fast" and not args.no_model and importlib.util.find_spec("recnet.enhance") is None:
-        print("error: --mode fast needs recnet.enhance, which this checkout lacks; use --mode native", file=sys.stderr)
         return 2
 
     model, weights = None, None
@@ -250,7 +227,7 @@ def run(args) -> int:
         "source": ("pairs:" if args.pairs else "synthetic:") + source,
         "seed": seed,
         "mode": args.mode if model is not None else None,
-        "long_side": (args.long_side or _product_long_side()) if model is not None and args.mode == "fast" else None,
+        "long_side": (args.long_side or WORKING_LONG_SIDE) if model is not None and args.mode == "fast" else None,
         "methods": result["methods"],
         "weights": weights,
         "device": str(next(model.parameters()).device) if model is not None else None,

@@ -38,7 +38,7 @@ about 1e-6 in practice) with folded weights and fewer, cheaper passes over memor
 
 Folding happens once, in float64, when a ``FastRECNet`` is built from a model; ``run_model``
 keeps one per model and rebuilds it when the weights change. ``run_model`` is what
-``recnet.enhance`` calls: the fast path for float32 CPU inference, the reference (and on CUDA
+``recnet.pipeline`` calls: the fast path for float32 CPU inference, the reference (and on CUDA
 its Triton kernels) otherwise, or always with ``set_fast_inference(False)`` /
 ``RECNET_FAST_INFERENCE=0``.
 

@@ -1,4 +1,4 @@
-"""recnet.enhance and recnet.guided_upsample: fast mode, guided upsampling, the enhance() API."""
+"""recnet.pipeline and recnet.guided_upsample: fast mode, guided upsampling, the enhance() API."""
 
 import numpy as np
 import pytest
@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from recnet import guided_upsample as gu
-from recnet.enhance import MODES, WORKING_LONG_SIDE, correct_rgb, enhance, enhance_photo, working_size
+from recnet.pipeline import MODES, WORKING_LONG_SIDE, correct_rgb, enhance, enhance_photo, working_size
 from recnet.image_io import photo_from_array
 from recnet.model import RECNet
 
@@ -183,3 +183,11 @@ def test_enhance_photo_keeps_photo_attributes(model):
     done = enhance_photo(photo, model, "fast")
     assert done.photo.bit_depth == 16 and done.photo.rgb.shape == (16, 16, 3) and done.photo.alpha is None
     assert done.mode == "native" and done.exposure_map.shape == (16, 16)
+
+
+def test_public_api_names(model):
+    import recnet
+
+    assert recnet.enhance is enhance and callable(recnet.load_model)
+    out = recnet.enhance(np.full((6, 9, 3), 40, np.uint8), model, mode="native", colour="network")
+    assert out.image.shape == (6, 9, 3) and out.image.dtype == np.uint8 and out.exposure_map.shape == (6, 9)

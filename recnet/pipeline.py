@@ -4,6 +4,10 @@
 a working resolution (long side ``WORKING_LONG_SIDE``) and carries the correction back with
 a guided upsampling of the per-pixel colour transform (``recnet.guided_upsample``); photos
 already at or below the working size run natively in both modes.
+
+``colour="photo"`` (the default) keeps the photo's own hue and saturation and takes only the
+network's change of brightness (``recnet.colour``); ``colour="network"`` keeps the network's
+colours too. It is applied at the resolution the network ran at, before any upsampling.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from recnet.colour import COLOURS, keep_photo_colours
 from recnet.fast_inference import run_model
 from recnet.guided_upsample import downsample, guided_upsample
 from recnet.image_io import Photo, photo_from_array, photo_from_pil, photo_to_array, photo_to_pil
@@ -53,7 +58,7 @@ def working_size(height: int, width: int, long_side: int = WORKING_LONG_SIDE) ->
 
 
 @torch.inference_mode()
-def correct_rgb(rgb: np.ndarray, model, mode: str = "fast", long_side: int = WORKING_LONG_SIDE):
+def correct_rgb(rgb: np.ndarray, model, mode: str = "fast", long_side: int = WORKING_LONG_SIDE, colour: str = "photo"):
     """(corrected rgb, exposure map, timings, mode run, (w, h) seen) for an (H, W, 3) float32 array.
 
     The network runs through ``recnet.fast_inference.run_model``: the fast CPU path for a
@@ -61,6 +66,8 @@ def correct_rgb(rgb: np.ndarray, model, mode: str = "fast", long_side: int = WOR
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    if colour not in COLOURS:
+        raise ValueError(f"colour must be one of {COLOURS}, got {colour!r}")
     start = time.perf_counter()
     device = next(model.parameters()).device
     full = torch.from_numpy(np.ascontiguousarray(rgb, dtype=np.float32))  # (H, W, 3), shares the array
@@ -75,6 +82,8 @@ def correct_rgb(rgb: np.ndarray, model, mode: str = "fast", long_side: int = WOR
     t1 = time.perf_counter()
     low_out = result.image[0].float().cpu()  # (3, h, w)
     mask = result.mask.float().cpu().clamp_(0, 1)  # (1, 1, h, w)
+    if colour == "photo":
+        low_out = keep_photo_colours(low, low_out)
     if resized:
         out = guided_upsample(low, low_out.contiguous(), full, GUIDE_RADIUS, GUIDE_EPS)  # (H, W, 3)
         mask = F.interpolate(mask, size=(height, width), mode="bilinear", align_corners=False)  # stays in [0, 1]
@@ -87,18 +96,23 @@ def correct_rgb(rgb: np.ndarray, model, mode: str = "fast", long_side: int = WOR
     return out_np, mask_np, timings, "fast" if resized else "native", (low_w, low_h)
 
 
-def enhance_photo(photo: Photo, model, mode: str = "fast", long_side: int = WORKING_LONG_SIDE) -> EnhancedPhoto:
+def enhance_photo(
+    photo: Photo, model, mode: str = "fast", long_side: int = WORKING_LONG_SIDE, colour: str = "photo"
+) -> EnhancedPhoto:
     """Correct a decoded ``Photo``; alpha, bit depth and greyscale-ness are carried over."""
-    out, mask, timings, ran, seen = correct_rgb(photo.rgb, model, mode, long_side)
+    out, mask, timings, ran, seen = correct_rgb(photo.rgb, model, mode, long_side, colour)
     return EnhancedPhoto(replace(photo, rgb=out, warnings=list(photo.warnings)), mask, timings, ran, seen)
 
 
-def enhance(image, model=None, mode: str = "fast", long_side: int = WORKING_LONG_SIDE) -> EnhanceResult:
+def enhance(
+    image, model=None, mode: str = "fast", long_side: int = WORKING_LONG_SIDE, colour: str = "photo"
+) -> EnhanceResult:
     """Correct a PIL image or an (H, W, 3[+1]) uint8 / uint16 / float array.
 
     Returns the corrected image as the same kind (PIL in, PIL out; array in, array of the
     same dtype out) and size, the exposure map at image size and the timings.
-    ``model=None`` loads the shipped weights once and reuses them.
+    ``model=None`` loads the shipped weights once and reuses them. ``colour``: "photo" keeps
+    the photo's hue and saturation (the default), "network" the network's own colours.
     """
     model = model if model is not None else _default_model()
     if isinstance(image, np.ndarray):
@@ -107,7 +121,7 @@ def enhance(image, model=None, mode: str = "fast", long_side: int = WORKING_LONG
         photo = photo_from_pil(image)
     else:
         raise TypeError(f"expected a PIL image or a numpy array, got {type(image).__name__}")
-    done = enhance_photo(photo, model, mode, long_side)
+    done = enhance_photo(photo, model, mode, long_side, colour)
     if isinstance(image, np.ndarray):
         out = photo_to_array(done.photo, image.dtype if image.dtype in (np.uint8, np.uint16) else np.float32)
     else:
