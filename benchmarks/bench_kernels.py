@@ -332,7 +332,6 @@ def markdown_tables(rows: list[dict], env: dict, copy_gbps: float, title: str) -
 
 def main(argv=None) -> int:
     args = parse_args(argv, __doc__, default_ops=list(OPS))
-    import torch
 
     device = require_device(args.smoke)
     dtype = dtype_of(args.dtype)

@@ -6,15 +6,11 @@ turn its result into what the page shows and what the person downloads.
 
 from __future__ import annotations
 
-import struct
-import zlib
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageFilter
 
-from recnet.image_io import Photo, encode_png, photo_to_array
 
 PREVIEW_LONG_SIDE = 1600  # what the page shows: sharp on a 2x screen, light to send
 # the two colours of the exposure map overlay (blue / orange stay apart for colour-blind eyes)
@@ -108,13 +104,6 @@ def map_shares(exposure_map: np.ndarray, margin: int = 38) -> tuple[float, float
     return float((exposure_map > 128 + margin).sum() / total), float((exposure_map < 128 - margin).sum() / total)
 
 
-def photo_png(photo: Photo) -> bytes:
-    """Lossless PNG of a Photo: 16-bit sources at 16 bits (recnet's encoder), 8-bit ones with ``png8``."""
-    if photo.bit_depth == 16:
-        return encode_png(photo)
-    return png8(photo_to_array(photo, np.uint8))
-
-
 def blended_array(source: np.ndarray, corrected: np.ndarray, alpha: np.ndarray | None, strength: float) -> np.ndarray:
     """The 8-bit RGB(A) pixels of the blend, straight from the compact arrays (no float photo)."""
     if strength >= 1.0:
@@ -127,56 +116,6 @@ def blended_array(source: np.ndarray, corrected: np.ndarray, alpha: np.ndarray |
         mixed += np.float32(0.5)  # round half up; values stay within 0..255
         rgb = mixed.astype(np.uint8)
     return rgb if alpha is None else np.dstack([rgb, alpha])
-
-
-_PNG_COLOUR_TYPE = {1: 0, 2: 4, 3: 2, 4: 6}  # channels -> grey, grey+alpha, RGB, RGBA
-_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-_PARALLEL_BYTES = 4 << 20  # deflate bigger images in two halves at once (zlib releases the GIL)
-
-
-def _chunk(kind: bytes, body: bytes) -> bytes:
-    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-
-
-def png8(pixels: np.ndarray) -> bytes:
-    """A lossless 8-bit PNG of (H, W) or (H, W, 1-4) uint8 pixels, quickly.
-
-    Every row uses PNG's "Up" filter (one vectorised subtraction) and the data is deflated at
-    level 1, in two halves on two threads for big images (the halves are joined into one zlib
-    stream with a full flush, as pigz does). A 12-megapixel photo takes about a third of the
-    time of Pillow's encoder at its fastest level, for a file of the same size.
-    """
-    if pixels.dtype != np.uint8:
-        raise ValueError(f"png8 takes uint8 pixels, not {pixels.dtype}")
-    if pixels.ndim == 2:
-        pixels = pixels[..., None]
-    height, width, channels = pixels.shape
-    rows = np.ascontiguousarray(pixels).reshape(height, width * channels)
-    filtered = np.empty((height, width * channels + 1), np.uint8)
-    filtered[:, 0] = 2  # Up
-    filtered[0, 1:] = rows[0]
-    np.subtract(rows[1:], rows[:-1], out=filtered[1:, 1:])
-    data = memoryview(filtered.reshape(-1))
-    if len(data) < _PARALLEL_BYTES:
-        compressed = zlib.compress(data, 1)
-    else:
-        half = len(data) // 2
-
-        def deflate(part: int) -> bytes:
-            raw = zlib.compressobj(1, zlib.DEFLATED, -15)  # raw deflate: the zlib header is written once below
-            piece = data[:half] if part == 0 else data[half:]
-            return raw.compress(piece) + raw.flush(zlib.Z_FULL_FLUSH if part == 0 else zlib.Z_FINISH)
-
-        with ThreadPoolExecutor(2) as pool:
-            first, second = pool.map(deflate, (0, 1))
-        compressed = b"\x78\x01" + first + second + struct.pack(">I", zlib.adler32(data))
-    header = struct.pack(">IIBBBBB", width, height, 8, _PNG_COLOUR_TYPE[channels], 0, 0, 0)
-    idat = b"".join(_chunk(b"IDAT", compressed[i : i + (1 << 20)]) for i in range(0, len(compressed), 1 << 20))
-    return _PNG_SIGNATURE + _chunk(b"IHDR", header) + (idat or _chunk(b"IDAT", b"")) + _chunk(b"IEND", b"")
-
-
-def grey_png(values: np.ndarray) -> bytes:
-    return png8(values)
 
 
 def write_file(data: bytes, path: Path) -> Path:

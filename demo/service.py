@@ -26,7 +26,7 @@ from demo import imaging
 from demo.settings import Settings
 from demo.store import Result, ResultStore
 from recnet.pipeline import WORKING_LONG_SIDE, enhance_photo
-from recnet.image_io import ImageError, ImageTooLargeError, Photo, load_photo
+from recnet.image_io import ImageError, ImageTooLargeError, Photo, encode_png, encode_png8, load_photo
 
 MODES = {"fast": "Fast", "native": "Full resolution"}
 OUTPUT_DIR = Path(tempfile.gettempdir()) / "recnet-demo"
@@ -173,14 +173,14 @@ class Studio:
         stem = safe_stem(name)
         suffix = "" if strength >= 1.0 else f"_{round(strength * 100)}pct"
         if result.bit_depth == 8 and not result.grey:  # the common case, straight from the 8-bit arrays
-            data = imaging.png8(imaging.blended_array(result.source, result.corrected, result.alpha, strength))
+            data = encode_png8(imaging.blended_array(result.source, result.corrected, result.alpha, strength))
         else:  # 16-bit and greyscale photos go through recnet's Photo conversions
-            data = imaging.photo_png(self.blended_photo(result, strength))
+            data = encode_png(self.blended_photo(result, strength))
         return imaging.write_file(data, self._fresh_dir() / f"{stem}_recnet{suffix}.png")
 
     def render_map(self, result: Result, name: str | None) -> Path:
         """The exposure map as a greyscale PNG at the photo's size (255 = brightened, 0 = toned down)."""
-        data = imaging.grey_png(result.exposure_map)
+        data = encode_png8(result.exposure_map)
         return imaging.write_file(data, self._fresh_dir() / f"{safe_stem(name)}_exposure_map.png")
 
     def previews(self, result: Result) -> Result:
@@ -208,12 +208,12 @@ class Studio:
         """(before, after) display PNGs for the slider, written with the fast encoder."""
         before, after = self.preview_pair(result, strength)
         folder = self._fresh_dir()
-        return (str(imaging.write_file(imaging.png8(before), folder / "before.png")),
-                str(imaging.write_file(imaging.png8(after), folder / "after.png")))
+        return (str(imaging.write_file(encode_png8(before), folder / "before.png")),
+                str(imaging.write_file(encode_png8(after), folder / "after.png")))
 
     def overlay_file(self, result: Result) -> str:
         self.previews(result)
-        return str(imaging.write_file(imaging.png8(result.overlay_preview), self._fresh_dir() / "exposure_map.png"))
+        return str(imaging.write_file(encode_png8(result.overlay_preview), self._fresh_dir() / "exposure_map.png"))
 
     def _fresh_dir(self) -> Path:
         self._clean_outputs()

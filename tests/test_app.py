@@ -269,17 +269,6 @@ def test_server_survived_everything(server, client, tmp_path):
 # ------------------------------------------------------------------ the demo's helpers, without a server
 
 
-@pytest.mark.parametrize("shape", [(1, 1), (7, 5), (67, 93, 1), (40, 30, 2), (67, 93, 3), (33, 17, 4), (1100, 1000, 3)])
-def test_png8_is_lossless(shape):
-    from demo.imaging import png8
-
-    pixels = np.random.default_rng(sum(shape)).integers(0, 256, shape, dtype=np.uint8)
-    data = png8(pixels)  # the last shape is over 4 MB: deflated in two halves
-    with Image.open(io.BytesIO(data)) as img:
-        img.load()
-        np.testing.assert_array_equal(np.asarray(img).reshape(pixels.shape), pixels)
-
-
 def test_blend_and_compact_round_trip():
     from demo.imaging import blended_array, to_compact
 

@@ -23,6 +23,7 @@ from recnet.image_io import (
     ImageTooLargeError,
     UnsupportedImageError,
     encode_png,
+    encode_png8,
     load_photo,
     photo_from_array,
     photo_from_pil,
@@ -541,3 +542,12 @@ def test_sources_path_bytes_and_file_object_agree(tmp_path):
         from_file = load_photo(f)
     for photo in (load_photo(str(path)), load_photo(data), from_file):
         assert np.array_equal(as_u8(photo), distinct_pixels(3, 3))
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (7, 5), (67, 93, 1), (40, 30, 2), (67, 93, 3), (33, 17, 4), (1100, 1000, 3)])
+def test_encode_png8_is_lossless(shape):
+    pixels = np.random.default_rng(sum(shape)).integers(0, 256, shape, dtype=np.uint8)
+    data = encode_png8(pixels)  # the last shape is over 4 MB: deflated in two halves
+    with Image.open(io.BytesIO(data)) as img:
+        img.load()
+        np.testing.assert_array_equal(np.asarray(img).reshape(pixels.shape), pixels)
