@@ -30,8 +30,9 @@ about 1e-6 in practice) with folded weights and fewer, cheaper passes over memor
    convs plus a pairwise channel sum; ``project_out`` folds into ``fuse_local``; the channel
    attention folds with ``project_ch`` and ``fuse_global`` into per-sample 1x1 weights
    (DESIGN.md section 4: ``project_ch(cat[A3 v3, A5 v5])`` is one 1x1 conv of ``cat[v3, v5]``
-   with weights ``W_pc blockdiag(A3, A5)``); ``fuse_local`` and ``fuse_global`` write one
-   16-channel tensor by accumulating matmuls, ready for ``post``.
+   with weights ``W_pc blockdiag(A3, A5)``); ``fuse_local`` and ``fuse_global`` stay two
+   8-channel tensors, and ``post``'s first conv runs as two convs with the add fused (no
+   16-channel ``cat``).
 5. Merge: the 1x1 conv over ``cat[x1..x5]`` accumulates block by block, so no block output is
    kept (less memory at native resolution). The CALayer's per-channel bias folds into
    ``conv_last`` the same way as the norm shift.

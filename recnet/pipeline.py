@@ -110,7 +110,8 @@ def enhance(
     """Correct a PIL image or an (H, W, 3[+1]) uint8 / uint16 / float array.
 
     Returns the corrected image as the same kind (PIL in, PIL out; array in, array of the
-    same dtype out) and size, the exposure map at image size and the timings.
+    same dtype out) and size (a PIL image's EXIF orientation is applied, so a rotated photo
+    comes back upright; 16-bit colour comes back 8-bit through PIL, which has no such mode), the exposure map at image size and the timings.
     ``model=None`` loads the shipped weights once and reuses them. ``colour``: "photo" keeps
     the photo's hue and saturation (the default), "network" the network's own colours.
     """
