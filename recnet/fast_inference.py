@@ -4,7 +4,7 @@
 module computes the same image and mask (to float rounding: tested to 1e-4 on [0, 1] images,
 about 1e-6 in practice) with folded weights and fewer, cheaper passes over memory. An
 8-channel network is bound by memory traffic and per-op overhead on a CPU, not by arithmetic
-(DESIGN.md section 4), so every change removes passes or picks a faster algorithm:
+(docs/DESIGN.md section 4), so every change removes passes or picks a faster algorithm:
 
 1. Layout: feature maps are ``(B, H, W, C)`` (channels-last) tensors. oneDNN's depthwise
    convolutions are 5-10x faster on them than on NCHW, a 1x1 convolution is a plain
@@ -29,7 +29,7 @@ about 1e-6 in practice) with folded weights and fewer, cheaper passes over memor
 4. MCSA: the mixing convs (grouped, two inputs per group, slow in oneDNN) run as depthwise
    convs plus a pairwise channel sum; ``project_out`` folds into ``fuse_local``; the channel
    attention folds with ``project_ch`` and ``fuse_global`` into per-sample 1x1 weights
-   (DESIGN.md section 4: ``project_ch(cat[A3 v3, A5 v5])`` is one 1x1 conv of ``cat[v3, v5]``
+   (docs/DESIGN.md section 4: ``project_ch(cat[A3 v3, A5 v5])`` is one 1x1 conv of ``cat[v3, v5]``
    with weights ``W_pc blockdiag(A3, A5)``); ``fuse_local`` and ``fuse_global`` stay two
    8-channel tensors, and ``post``'s first conv runs as two convs with the add fused (no
    16-channel ``cat``).

@@ -1,4 +1,4 @@
-"""Carry a low-resolution correction back to full resolution (DESIGN.md section 5).
+"""Carry a low-resolution correction back to full resolution (docs/DESIGN.md section 5).
 
 The network runs at a working resolution; what it did there is summarised as a per-pixel
 affine colour transform ``out = A(p) @ in + b(p)`` (A a 3x3 matrix), fitted in local windows

@@ -1,4 +1,4 @@
-"""Training losses of the official RECNet recipe (DESIGN.md section 3; paper sec. 3.3).
+"""Training losses of the official RECNet recipe (docs/DESIGN.md section 3; paper sec. 3.3).
 
     total = 1.0 * L1(out, gt) + 0.1 * (-SSIM(out, gt)) + 0.25 * BCE(mask, [Y(gt) - Y(in) > 0])
           + 1.0 * 0.5 * (1 - cos_channels(out, gt)) + 0.1 * ECR

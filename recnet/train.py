@@ -9,7 +9,7 @@ Out folder (``--out``): ``checkpoint.pt`` (resume state), ``last.pt`` and ``best
 files in our format, best by validation PSNR), ``log.jsonl`` (one JSON object per logged
 step: losses, learning rate, speed; and one per validation: PSNR/SSIM), ``config.json``.
 
-Choices (DESIGN.md section 4): the RIN blur kernels stay fixed at their Gaussian
+Choices (docs/DESIGN.md section 4): the RIN blur kernels stay fixed at their Gaussian
 initialisation (separable, ~20% cheaper; official checkpoints still load and run exactly),
 channels-last memory format (~25% faster on CPU), learning rate warm-up then halved at 50%
 and 75% of ``--iters`` like the official recipe.

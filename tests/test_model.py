@@ -89,7 +89,7 @@ def test_non_rank1_blur_stays_exact():
 
 
 def test_region_norm_follows_the_paper_equations():
-    """Recompute one RIN by hand from DESIGN.md section 3 and compare."""
+    """Recompute one RIN by hand from docs/DESIGN.md section 3 and compare."""
     torch.manual_seed(1)
     model = RECNet()
     norm = model.blocks[0].norm
