@@ -16,6 +16,7 @@ COMMANDS = {
     "evaluate": ("recnet.evaluate", "PSNR/SSIM against identity and classical baselines"),
     "contact-sheet": ("recnet.synthesis_sheet", "a sheet of synthesised inputs and targets to judge by eye"),
     "before-after": ("recnet.before_after", "a sheet of photos before and after correction, with exposure maps"),
+    "curves": ("recnet.training_curves", "the training log as a picture: loss and validation PSNR/SSIM"),
 }
 
 
