@@ -15,7 +15,7 @@ was. ``floor`` keeps a lifted near-black pixel, whose colour is mostly noise, fr
 chroma amplified: the extra brightness it gets is neutral. A pixel pushed out of gamut is
 desaturated towards its luminance (hue kept) rather than clipped per channel.
 
-On the synthetic test pairs it scores the same as the network's own colours (within 0.1 dB,
+On the synthetic test pairs it scores the same as the network's own colours (within 0.05 dB,
 see the model card); on real photos it removes the casts. ``colour="network"`` in
 ``recnet.pipeline`` skips it.
 """
