@@ -34,7 +34,7 @@ GUIDE_EPS = 1e-4  # regularisation of the local colour transform (images in [0, 
 class EnhancedPhoto:
     photo: Photo  # the corrected photo; alpha, bit depth and greyscale carried over
     exposure_map: np.ndarray  # (H, W) float32 in [0, 1]: 1 = brightened (was under-exposed)
-    timings: dict  # seconds: "network", "upsample", "total"
+    timings: dict  # seconds: "downsample", "network", "upsample" (with the colour step), "total"
     mode: str  # the mode that actually ran ("native" for photos within the working size)
     working_size: tuple  # (width, height) the network saw
 
