@@ -1,13 +1,20 @@
-"""``python -m recnet train``: train RECNet on mixed-exposure pairs synthesised on the fly.
+"""``python -m recnet train``: train RECNet on a mix of synthetic and real pairs made on the fly.
 
 Every batch is a pure function of (seed, iteration): photo choice, crop, augmentation and
 synthesis all draw from ``rng(seed, iteration)``. So a run that is stopped (Ctrl-C, SIGTERM,
 ``--time-budget``, a crash) resumes *exactly* from its last checkpoint: model, optimizer and
 iteration are all the state there is. Run the same command again to resume.
 
+Pair sources (``--mix``, shares drawn per sample): "synthetic" (``recnet.synthesis`` on a
+well-exposed photo), "real" (``recnet.brackets``: a real bracket frame or a composite of two,
+against the fused stack; needs ``--brackets``), "identity" (a well-exposed photo as input and
+target: the network must learn to leave a good photo alone) and "mild" (small errors).
+``--crop-schedule`` grows the crops during the run (the global ops see H*W).
+
 Out folder (``--out``): ``checkpoint.pt`` (resume state), ``last.pt`` and ``best.pt`` (weight
-files in our format, best by validation PSNR), ``log.jsonl`` (one JSON object per logged
-step: losses, learning rate, speed; and one per validation: PSNR/SSIM), ``config.json``.
+files in our format, best by ``selection_score``: the mean PSNR over the synthetic, real and
+do-no-harm validation sets), ``log.jsonl`` (one JSON object per logged step: losses, learning
+rate, speed, crop, pixels so far; and one per validation), ``config.json``.
 
 Choices (docs/DESIGN.md section 4): the RIN blur kernels stay fixed at their Gaussian
 initialisation (separable, ~20% cheaper; official checkpoints still load and run exactly),
@@ -29,6 +36,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from recnet import brackets
 from recnet.checkpoints import save_weights
 from recnet.losses import RecnetLoss
 from recnet.metrics import psnr, ssim
@@ -38,7 +46,13 @@ from recnet.weights import resolve_device
 
 CHECKPOINT_VERSION = 1
 # settings that define the run; a resumed run keeps the ones it started with
-RUN_SETTINGS = ("photos", "batch", "crop", "lr", "seed", "ecr_weight", "max_side", "min_scale", "luma_filter", "init")
+RUN_SETTINGS = ("photos", "batch", "crop", "lr", "seed", "ecr_weight", "max_side", "min_scale", "luma_filter", "init",
+                "brackets", "mix", "crop_schedule")
+SOURCES = ("synthetic", "real", "identity", "mild")  # where a training pair comes from (``--mix``)
+DEFAULT_MIX = "synthetic=0.45,real=0.35,identity=0.1,mild=0.1"
+# mild errors: the network must learn that a nearly right photo needs nearly nothing
+MILD = SynthesisConfig(under_ev=(0.25, 1.0), over_ev=(0.25, 0.8), p_glare=0.1, glare=(0.01, 0.04))
+AS_IS_CAP = 35.0  # dB: do-no-harm PSNR above this counts as this in the selection score
 
 
 def parse_duration(text: str | None) -> float | None:
@@ -68,6 +82,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-luma-filter", dest="luma_filter", action="store_false",
                         help="keep photos with mean luma outside 70-180 (dropped by default)")  # fmt: skip
     parser.add_argument("--init", help="start from these weights (a new run; ignored when resuming)")
+    parser.add_argument("--brackets", help="folder of real exposure brackets (recnet.brackets): real pairs and real validation")
+    parser.add_argument("--mix", default=DEFAULT_MIX,
+                        help="share of each pair source, e.g. %(default)s (real needs --brackets)")  # fmt: skip
+    parser.add_argument("--crop-schedule", default=None,
+                        help="crop size and batch by iteration, e.g. '0:128x8,6000:256x2' (default: --crop x --batch)")  # fmt: skip
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
     parser.add_argument("--threads", type=int, default=0, help="CPU threads (0: all cores)")
     parser.add_argument("--time-budget", help="stop (checkpointed) after this long, e.g. 2h, 90m")
@@ -86,25 +105,82 @@ def learning_rate(iteration: int, peak: float, total: int, warmup: int) -> float
     return peak * (0.5 ** (iteration >= total // 2)) * (0.5 ** (iteration >= (3 * total) // 4))
 
 
-def training_sample(photo: np.ndarray, crop: int, min_scale: float, rng: np.random.Generator, config: SynthesisConfig):
-    """A random crop covering 1..1/min_scale crop sizes, scaled to ``crop``, augmented, synthesised."""
+def parse_mix(text: str) -> dict[str, float]:
+    """'synthetic=0.5,real=0.3,...' -> shares of ``SOURCES`` that sum to 1."""
+    mix = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, _, value = part.partition("=")
+        if name not in SOURCES:
+            raise ValueError(f"--mix: unknown source {name!r} (known: {', '.join(SOURCES)})")
+        mix[name] = float(value)
+    total = sum(mix.values())
+    if total <= 0 or any(v < 0 for v in mix.values()):
+        raise ValueError(f"--mix: shares must be >= 0 and not all 0, got {text!r}")
+    return {k: mix.get(k, 0.0) / total for k in SOURCES}
+
+
+def parse_crop_schedule(text: str | None, crop: int, batch: int) -> list[tuple[int, int, int]]:
+    """'0:128x8,6000:256x2' -> [(from_iteration, crop, batch), ...] sorted; None -> [(0, crop, batch)]."""
+    if not text:
+        return [(0, crop, batch)]
+    stages = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        start, _, size = part.partition(":")
+        c, _, b = size.partition("x")
+        stages.append((int(start), int(c), int(b)))
+    stages.sort()
+    if not stages or stages[0][0] != 0:
+        raise ValueError(f"--crop-schedule must start at iteration 0, got {text!r}")
+    return stages
+
+
+def crop_and_batch(iteration: int, settings: dict) -> tuple[int, int]:
+    """The (crop, batch) the schedule gives for ``iteration``."""
+    stages = parse_crop_schedule(settings.get("crop_schedule"), settings["crop"], settings["batch"])
+    crop, batch = stages[0][1:]
+    for start, c, b in stages:
+        if iteration >= start:
+            crop, batch = c, b
+    return crop, batch
+
+
+def _photo_crop(photo: np.ndarray, crop: int, min_scale: float, rng: np.random.Generator) -> np.ndarray:
+    """A random crop covering 1..1/min_scale crop sizes, scaled to ``crop``, flipped/rotated."""
     h, w = photo.shape[:2]
     region = max(crop, min(h, w, int(round(crop / rng.uniform(min_scale, 1.0)))))
     patch = random_crop(photo, region, rng)  # photos smaller than the crop are scaled up
     if patch.shape[0] != crop:
         patch = resize_image(patch, crop, crop)
     (patch,) = augment(rng, patch)
-    inp, target, _ = synthesize_pair(patch, rng, config)
+    return patch
+
+
+def training_sample(source: str, photos, real, crop: int, min_scale: float, rng: np.random.Generator, config):
+    """One (input, target) pair of ``crop`` x ``crop`` from ``source`` (one of ``SOURCES``)."""
+    if source == "real":
+        return real.sample(rng, crop, min_scale)
+    patch = _photo_crop(photos[int(rng.integers(0, len(photos)))], crop, min_scale, rng)
+    if source == "identity":  # a photo that needs nothing: the target is the input
+        return patch, patch
+    inp, target, _ = synthesize_pair(patch, rng, MILD if source == "mild" else config)
     return inp, target
 
 
-def training_batch(photos, iteration: int, settings: dict, config: SynthesisConfig):
+def training_batch(photos, iteration: int, settings: dict, config: SynthesisConfig, real=None):
     """(input, target) tensors (B, 3, crop, crop) for ``iteration``: a pure function of it and the seed."""
     rng = rng_for(settings["seed"], iteration)
-    picks = rng.integers(0, len(photos), size=settings["batch"])
-    pairs = [training_sample(photos[int(i)], settings["crop"], settings["min_scale"], rng, config) for i in picks]
+    crop, batch = crop_and_batch(iteration, settings)
+    mix = parse_mix(settings.get("mix") or "synthetic=1")
+    if real is None and mix["real"] > 0:
+        raise ValueError("the mix has real pairs but no bracket scenes were given (--brackets)")
+    sources = rng.choice(len(SOURCES), size=batch, p=[mix[k] for k in SOURCES])
+    pairs = [training_sample(SOURCES[int(k)], photos, real, crop, settings["min_scale"], rng, config) for k in sources]
     to_tensor = lambda arrays: torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()  # noqa: E731
     return to_tensor([p[0] for p in pairs]), to_tensor([p[1] for p in pairs])
+
+
+def _as_tensors(inp: np.ndarray, target: np.ndarray):
+    return torch.from_numpy(inp).permute(2, 0, 1)[None], torch.from_numpy(target).permute(2, 0, 1)[None]
 
 
 def validation_pairs(folder: str, count: int, seed: int, config: SynthesisConfig):
@@ -113,21 +189,48 @@ def validation_pairs(folder: str, count: int, seed: int, config: SynthesisConfig
     pairs = []
     for i in range(min(count, len(photos))):
         inp, target, _ = synthesize_pair(photos[i], rng_for(seed, i), config)
-        pairs.append((torch.from_numpy(inp).permute(2, 0, 1)[None], torch.from_numpy(target).permute(2, 0, 1)[None]))
+        pairs.append(_as_tensors(inp, target))
     return pairs
 
 
+def validation_sets(args, settings: dict, config: SynthesisConfig) -> dict[str, list]:
+    """The sets checkpoints are chosen on: "synthetic" pairs, the same photos "as_is"
+    (target = input: do no harm), and "real" bracket pairs of the validation scenes."""
+    sets = {}
+    if args.val:
+        sets["synthetic"] = validation_pairs(args.val, args.val_count, args.val_seed, config)
+        photos = PhotoFolder(args.val)
+        sets["as_is"] = [_as_tensors(photos[i], photos[i]) for i in range(min(args.val_count, len(photos)) // 2)]
+    if settings.get("brackets"):
+        split = brackets.split_scenes(brackets.list_scenes(settings["brackets"]))
+        real = [_as_tensors(inp, target) for _, inp, target in brackets.validation_pairs(split.val)]
+        if real:  # a tiny bracket folder may hash every scene to the training side
+            sets["real"] = real
+    return sets
+
+
+def selection_score(scores: dict) -> float:
+    """Mean PSNR over the validation sets, the do-no-harm one capped at ``AS_IS_CAP``."""
+    values = [min(v, AS_IS_CAP) if k == "as_is_psnr" else v for k, v in scores.items() if k.endswith("_psnr")]
+    return float(np.mean(values)) if values else -math.inf
+
+
 @torch.inference_mode()
-def validate(model: RECNet, pairs, device: torch.device) -> dict:
-    """Mean PSNR/SSIM on 8-bit RGB (outputs quantised like saved images)."""
+def validate(model: RECNet, sets: dict[str, list], device: torch.device) -> dict:
+    """Mean PSNR/SSIM per set on 8-bit RGB (outputs quantised like saved images), and the score."""
     model.eval()
-    scores = []
-    for inp, target in pairs:
-        out = model(inp.to(device)).image.cpu()
-        q = lambda t: torch.round(t.double().clamp(0, 1) * 255)  # noqa: E731
-        scores.append((float(psnr(q(out), q(target), 255.0)), float(ssim(q(out), q(target), 255.0))))
+    result = {}
+    q = lambda t: torch.round(t.double().clamp(0, 1) * 255)  # noqa: E731
+    for name, pairs in sets.items():
+        scores = []
+        for inp, target in pairs:
+            out = model(inp.to(device)).image.cpu()
+            scores.append((float(psnr(q(out), q(target), 255.0)), float(ssim(q(out), q(target), 255.0))))
+        result[f"{name}_psnr"] = float(np.mean([s[0] for s in scores]))
+        result[f"{name}_ssim"] = float(np.mean([s[1] for s in scores]))
+    result["score"] = selection_score(result)
     model.train()
-    return {"val_psnr": float(np.mean([s[0] for s in scores])), "val_ssim": float(np.mean([s[1] for s in scores]))}
+    return result
 
 
 def _atomic_save(obj, path: Path) -> None:
@@ -163,7 +266,7 @@ def _progress(iteration: int, total: int, parts: dict, sec_per_iter: float, val:
     eta = (total - iteration) * sec_per_iter
     text = f"\riter {iteration}/{total} loss {parts.get('total', float('nan')):.4f} {sec_per_iter:.2f}s/it"
     if val:
-        text += f" val {val['val_psnr']:.2f}dB/{val['val_ssim']:.3f}"
+        text += " val " + " ".join(f"{k[:-5]} {v:.2f}dB" for k, v in val.items() if k.endswith("_psnr"))
     return text + f" eta {int(eta // 3600)}h{int(eta % 3600 // 60):02d}m "
 
 
@@ -183,6 +286,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"resuming: keeping the run's own settings, ignoring {changed}", file=sys.stderr)
         settings = state["settings"]
     settings["photos"] = str(settings["photos"])
+    for key in ("brackets", "mix", "crop_schedule"):  # runs started before these settings existed
+        settings.setdefault(key, None if key != "mix" else "synthetic=1")
 
     model = RECNet()
     if state is None and settings["init"]:
@@ -193,11 +298,13 @@ def run(args: argparse.Namespace) -> int:
     model.to(device, memory_format=torch.channels_last).train()
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=settings["lr"], betas=(0.9, 0.99))
     criterion = RecnetLoss(ecr=settings["ecr_weight"])
-    iteration, best_psnr, elapsed_before = 0, -math.inf, 0.0
+    iteration, best_score, elapsed_before, pixels = 0, -math.inf, 0.0, 0  # pixels: sum of batch * crop**2
     if state is not None:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
-        iteration, best_psnr, elapsed_before = state["iteration"], state["best_psnr"], state["elapsed"]
+        iteration, elapsed_before = state["iteration"], state["elapsed"]
+        pixels = state.get("pixels", iteration * settings["batch"] * settings["crop"] ** 2)
+        best_score = state.get("best_score", state.get("best_psnr", -math.inf))
         print(f"resuming {out} at iteration {iteration}", file=sys.stderr)
     (out / "config.json").write_text(json.dumps({**settings, "iters": args.iters, "device": str(device)}, indent=2))
 
@@ -207,7 +314,11 @@ def run(args: argparse.Namespace) -> int:
     if len(photos) == 0:
         print(f"error: no photos in {settings['photos']}", file=sys.stderr)
         return 1
-    val_pairs = validation_pairs(args.val, args.val_count, args.val_seed, config) if args.val else []
+    real = None
+    if settings.get("brackets") and parse_mix(settings["mix"])["real"] > 0:
+        real = brackets.BracketPairs(brackets.split_scenes(brackets.list_scenes(settings["brackets"])).train)
+        print(f"real pairs from {len(real)} training scenes of {settings['brackets']}", file=sys.stderr)
+    val_sets = validation_sets(args, settings, config)
     budget = parse_duration(args.time_budget)
     started = time.monotonic()
     log = (out / "log.jsonl").open("a")
@@ -219,7 +330,8 @@ def run(args: argparse.Namespace) -> int:
                 "model": model.state_dict(),
                 "optimizer": optimizer.state_dict(),
                 "iteration": iteration,
-                "best_psnr": best_psnr,
+                "best_score": best_score,
+                "pixels": pixels,
                 "elapsed": elapsed_before + time.monotonic() - started,
                 "settings": settings,
             },
@@ -228,10 +340,13 @@ def run(args: argparse.Namespace) -> int:
 
     def weights_metadata(extra: dict) -> dict:
         return {
-            "trained_on": f"mixed-exposure pairs synthesised from {settings['photos']} (recnet.synthesis)",
+            "trained_on": f"pairs from {settings['photos']} and {settings.get('brackets')}, mix {settings.get('mix')}",
+            "init": settings.get("init"),
             "iterations": iteration,
+            "pixel_iterations": pixels,
             "batch": settings["batch"],
             "crop": settings["crop"],
+            "crop_schedule": settings.get("crop_schedule"),
             "ecr_weight": settings["ecr_weight"],
             "seed": settings["seed"],
             "device": str(device),
@@ -249,7 +364,7 @@ def run(args: argparse.Namespace) -> int:
             lr = learning_rate(iteration, settings["lr"], args.iters, args.warmup)
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            inp, target = training_batch(photos, iteration, settings, config)
+            inp, target = training_batch(photos, iteration, settings, config, real)
             inp = inp.to(device, memory_format=torch.channels_last)
             target = target.to(device)
             output = model(inp)
@@ -258,22 +373,24 @@ def run(args: argparse.Namespace) -> int:
             loss.backward()
             optimizer.step()
             iteration += 1
+            pixels += inp.numel() // 3
             window.append(parts)
 
             if iteration % args.log_every == 0 or iteration == args.iters:
                 sec = (time.monotonic() - window_start) / len(window)
                 mean = {k: float(np.mean([p[k] for p in window])) for k in window[0]}
                 log.write(json.dumps({"iter": iteration, "lr": lr, "sec_per_iter": round(sec, 3), **mean,
+                                      "crop": inp.shape[-1], "batch": inp.shape[0], "pixels": pixels,
                                       "elapsed": round(elapsed_before + time.monotonic() - started, 1)}) + "\n")  # fmt: skip
                 log.flush()
                 print(_progress(iteration, args.iters, mean, sec, val), end="", file=sys.stderr, flush=True)
                 window, window_start = [], time.monotonic()
-            if val_pairs and (iteration % args.val_every == 0 or iteration == args.iters):
-                val = validate(model, val_pairs, device)
+            if val_sets and (iteration % args.val_every == 0 or iteration == args.iters):
+                val = validate(model, val_sets, device)
                 log.write(json.dumps({"iter": iteration, **val}) + "\n")
                 log.flush()
-                if val["val_psnr"] > best_psnr:
-                    best_psnr = val["val_psnr"]
+                if val["score"] > best_score:
+                    best_score = val["score"]
                     save_weights(model, out / "best.pt", weights_metadata(val))
                 window_start = time.monotonic()  # validation time is not training speed
             if iteration % args.ckpt_every == 0:

@@ -1,0 +1,110 @@
+"""recnet.train: the data mix, the crop schedule, checkpoint choice and a tiny resumable run."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from recnet import train
+from recnet.synthesis import SynthesisConfig
+
+
+class Photos(list):
+    """A stand-in for PhotoFolder: a list of float32 HxWx3 photos."""
+
+
+def photos(n=3, size=40):
+    rng = np.random.default_rng(0)
+    return Photos(rng.uniform(0.2, 0.8, size=(n, size, size + 8, 3)).astype(np.float32))
+
+
+def settings(**kw):
+    base = dict(seed=0, batch=4, crop=16, min_scale=0.5, mix="synthetic=1", crop_schedule=None)
+    return {**base, **kw}
+
+
+def test_parse_mix_normalises_and_rejects_unknown_sources():
+    mix = train.parse_mix("synthetic=2,identity=1,real=1")
+    assert mix == {"synthetic": 0.5, "real": 0.25, "identity": 0.25, "mild": 0.0}
+    with pytest.raises(ValueError, match="unknown source"):
+        train.parse_mix("synthetic=1,hdr=1")
+    with pytest.raises(ValueError):
+        train.parse_mix("synthetic=0")
+
+
+def test_crop_schedule_switches_at_its_iterations():
+    s = settings(crop_schedule="0:64x8,100:128x2")
+    assert train.crop_and_batch(0, s) == (64, 8)
+    assert train.crop_and_batch(99, s) == (64, 8)
+    assert train.crop_and_batch(100, s) == (128, 2)
+    assert train.crop_and_batch(5, settings()) == (16, 4)  # no schedule: --crop x --batch
+    with pytest.raises(ValueError, match="iteration 0"):
+        train.parse_crop_schedule("10:64x8", 16, 4)
+
+
+def test_identity_pairs_have_the_input_as_target_and_batches_are_reproducible():
+    p = photos()
+    inp, target = train.training_batch(p, 7, settings(mix="identity=1"), SynthesisConfig())
+    assert inp.shape == (4, 3, 16, 16)
+    torch.testing.assert_close(inp, target, rtol=0, atol=0)
+    a = train.training_batch(p, 3, settings(mix="synthetic=1,mild=1,identity=1"), SynthesisConfig())
+    b = train.training_batch(p, 3, settings(mix="synthetic=1,mild=1,identity=1"), SynthesisConfig())
+    torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+def test_mild_errors_are_smaller_than_synthetic_ones():
+    p = photos(8)
+    err = {}
+    for source in ("mild", "synthetic"):
+        inp, target = train.training_batch(p, 1, settings(mix=f"{source}=1", batch=16), SynthesisConfig())
+        err[source] = float((inp - target).abs().mean())
+    assert 0 < err["mild"] < err["synthetic"]
+
+
+def test_real_share_without_brackets_is_refused():
+    with pytest.raises(ValueError, match="--brackets"):
+        train.training_batch(photos(), 0, settings(mix="real=1"), SynthesisConfig())
+
+
+def test_selection_score_caps_the_do_no_harm_psnr():
+    scores = {"synthetic_psnr": 20.0, "as_is_psnr": 50.0, "real_psnr": 17.0, "real_ssim": 0.7}
+    assert train.selection_score(scores) == pytest.approx((20.0 + train.AS_IS_CAP + 17.0) / 3)
+
+
+def _write_photos(folder, n, size=48):
+    folder.mkdir()
+    rng = np.random.default_rng(1)
+    for i in range(n):
+        Image.fromarray(rng.integers(60, 200, size=(size, size + 8, 3), dtype=np.uint8)).save(folder / f"p{i}.png")
+
+
+def test_tiny_run_with_real_pairs_logs_every_validation_set_and_resumes(tmp_path):
+    pytest.importorskip("cv2")
+    from tests.test_brackets import make_scene
+
+    _write_photos(tmp_path / "train", 3)
+    _write_photos(tmp_path / "val", 2)
+    for i in range(3):  # hashed split: with few scenes, the val side may be empty; train side is used
+        make_scene(tmp_path / "brackets", f"scene{i}", seed=i)
+    out = tmp_path / "run"
+    args = [
+        "--photos", str(tmp_path / "train"), "--val", str(tmp_path / "val"), "--out", str(out),
+        "--brackets", str(tmp_path / "brackets"), "--mix", "synthetic=1,real=1,identity=1",
+        "--crop-schedule", "0:16x2,2:24x1", "--no-luma-filter", "--val-every", "2", "--val-count", "2",
+        "--log-every", "1", "--ckpt-every", "1", "--threads", "1",
+    ]  # fmt: skip
+    parser = __import__("argparse").ArgumentParser()
+    train.configure(parser)
+    assert train.run(parser.parse_args([*args, "--iters", "2"])) == 0
+    state = torch.load(out / "checkpoint.pt", weights_only=True)
+    assert state["iteration"] == 2 and state["pixels"] == 2 * 2 * 16 * 16
+    assert train.run(parser.parse_args([*args, "--iters", "3"])) == 0  # resumes, crop 24 from iteration 2
+    lines = [json.loads(x) for x in (out / "log.jsonl").read_text().splitlines()]
+    steps = [x for x in lines if "lr" in x]
+    assert [x["iter"] for x in steps] == [1, 2, 3] and steps[-1]["crop"] == 24
+    assert steps[-1]["pixels"] == 2 * 2 * 16 * 16 + 24 * 24
+    vals = [x for x in lines if "score" in x]
+    assert vals and {"synthetic_psnr", "as_is_psnr", "score"} <= vals[0].keys()
+    assert (out / "best.pt").is_file() and (out / "last.pt").is_file()
