@@ -4,8 +4,9 @@ What a camera does to a scene with more dynamic range than it can hold: the phot
 taken to linear light, a smooth, spatially varying exposure gain (in EV) pushes some
 regions down (1 to 3 EV) and others up (1 to 2.5 EV), the sensor adds signal-dependent
 shot noise plus read noise (which shows where the exposure was pushed down), the
-highlights clip at sensor saturation, a camera tone curve (sRGB, with a mild random gamma)
-brings it back, it is quantised to 8 bits and, half the time, JPEG-compressed. The target
+highlights roll off towards white (a smooth per-channel shoulder, often) and clip at sensor
+saturation, the darkest values are crushed to black (a toe, often), a camera tone curve
+(sRGB, with a mild random gamma) brings it back, it is quantised to 8 bits and, half the time, JPEG-compressed. The target
 is the original photo.
 
 The exposure field is built on a coarse grid from three parts: the crop's own smoothed
@@ -113,7 +114,9 @@ class SynthesisConfig:
     # sensor noise, variance = shot * x + read (x linear, after the exposure gain);
     # read noise tied to shot noise as in Brooks et al. 2019, "Unprocessing images"
     noise: bool = True
-    shot_noise: tuple[float, float] = (5e-5, 1e-3)  # log-uniform
+    # up to 4e-4, not 1e-3: real bracket frames (docs/synthesis_vs_real.jpg) show far less
+    # shadow noise than that, as cameras denoise before the JPEG
+    shot_noise: tuple[float, float] = (5e-5, 4e-4)  # log-uniform
     read_noise_log_sigma: float = 0.26
     # correlation of the noise between R, G and B: demosaicking and in-camera chroma
     # denoising leave mostly luminance noise, not independent coloured speckles
@@ -123,6 +126,15 @@ class SynthesisConfig:
     p_glare: float = 0.25
     glare: tuple[float, float] = (0.02, 0.12)
     glare_blur: float = 4.0  # Gaussian sigma in grid cells
+    # highlight roll-off: above a knee each channel bends smoothly towards 1 (tanh) instead
+    # of clipping hard, so blown colours turn pale, as in real over-exposed frames, rather
+    # than keeping a saturated, hue-shifted clip
+    p_shoulder: float = 0.6
+    shoulder_knee: tuple[float, float] = (0.5, 0.85)  # linear light
+    # black crush: x**2 / (x + toe) pushes the darkest values (and their noise) to black, as a
+    # camera's black level and tone-curve toe do; real dark frames have clean black shadows
+    p_toe: float = 0.6
+    toe: tuple[float, float] = (5e-4, 4e-3)  # linear light, about sRGB codes 2 to 12
     # camera tone curve: sRGB(x ** gamma) with probability p_gamma
     p_gamma: float = 0.5
     gamma: tuple[float, float] = (0.9, 1.1)
@@ -258,6 +270,8 @@ def synthesize_pair(photo: np.ndarray, rng: np.random.Generator, config: Synthes
     glare = glare if use_glare else 0.0
     shot = float(np.exp(rng.uniform(np.log(c.shot_noise[0]), np.log(c.shot_noise[1]))))
     read = float(np.exp(2.18 * np.log(shot) + 1.2 + rng.normal(0.0, c.read_noise_log_sigma)))
+    use_shoulder, knee = rng.random() < c.p_shoulder, rng.uniform(*c.shoulder_knee)
+    use_toe, toe = rng.random() < c.p_toe, rng.uniform(*c.toe)
 
     exposed = linear * np.exp2(ev)[..., None]
     if glare > 0:
@@ -266,10 +280,28 @@ def synthesize_pair(photo: np.ndarray, rng: np.random.Generator, config: Synthes
         exposed += _correlated_normal(rng, exposed.shape, c.noise_channel_correlation) * np.sqrt(
             shot * np.clip(exposed, 0.0, 1.0) + read
         )
+    if use_shoulder:
+        exposed = highlight_shoulder(exposed, knee)
+    if use_toe:
+        exposed = black_toe(exposed, toe)
     codes = _encode_u8(exposed, gamma)  # clips: highlights saturate, noise floors at black
     if quality is not None:
         codes = jpeg_roundtrip(codes, quality)
     return codes.astype(np.float32) / 255.0, photo.copy(), ev
+
+
+def highlight_shoulder(linear: np.ndarray, knee: float) -> np.ndarray:
+    """Per channel: unchanged up to ``knee``, then ``knee + (1 - knee) * tanh(...)`` (slope 1 at
+    the knee, never above 1): a smooth roll-off to white instead of a hard clip."""
+    span = 1.0 - knee
+    over = np.maximum(linear - knee, 0.0)
+    return np.where(linear > knee, knee + span * np.tanh(over / span), linear).astype(np.float32)
+
+
+def black_toe(linear: np.ndarray, toe: float) -> np.ndarray:
+    """``x**2 / (x + toe)`` on ``x >= 0``: about ``x - toe`` in the mid-tones, crushed to 0 below ``toe``."""
+    x = np.maximum(linear, 0.0)
+    return (x * x / (x + toe)).astype(np.float32)
 
 
 def _linear_taps(n_out: int, n_in: int):

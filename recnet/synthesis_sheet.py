@@ -9,13 +9,14 @@ JPEG artefacts look as they would in a training crop of that scale.
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from recnet.sheets import BACKGROUND, PAD, grid, save_sheet, to_image
-from recnet.synthesis import PhotoFolder, SynthesisConfig, rng_for, synthesize_pair
+from recnet.synthesis import PhotoFolder, SynthesisConfig, _decode, luminance, rng_for, synthesize_pair
 
 LABEL_H = 14
 
@@ -54,8 +55,49 @@ def make_sheet(photos: PhotoFolder, indices, seed: int, size: int, columns: int 
     return grid(cells, columns)
 
 
+def matched_exposure(frame: np.ndarray, target: np.ndarray, seed: int, config: SynthesisConfig) -> np.ndarray:
+    """Synthesise from ``target`` a global exposure error as large as the real ``frame``'s.
+
+    The error in EV is the ratio of median linear luminance of frame and target; the rest of
+    the camera model (noise, glare, tone curve, JPEG) draws as in training.
+    """
+    ev = float(np.log2(np.median(luminance(_decode(frame))) + 1e-4) - np.log2(np.median(luminance(_decode(target))) + 1e-4))
+    over = ev > 0
+    amount = (abs(ev), abs(ev))
+    c = replace(config, p_under_only=0.0 if over else 1.0, p_over_only=1.0 if over else 0.0, global_share=(1.0, 1.0),
+                under_ev=amount if not over else config.under_ev, over_ev=amount if over else config.over_ev)  # fmt: skip
+    inp, _, _ = synthesize_pair(target, rng_for(seed, 0), c)
+    return inp
+
+
+def bracket_sheet(root, count: int, seed: int, size: int, config: SynthesisConfig = SynthesisConfig()) -> Image.Image:
+    """Rows of (real darkest | synthetic at its EV | real brightest | synthetic at its EV | fused
+    target) for ``count`` bracket scenes spread over the training side of the split."""
+    from recnet import brackets
+
+    scenes = brackets.split_scenes(brackets.list_scenes(root)).train
+    picks = sorted({int(i) for i in np.linspace(0, len(scenes) - 1, max(1, min(count, len(scenes)))).round()})
+    font = ImageFont.load_default()
+    cells = []
+    for i in picks:
+        scene = brackets.load_scene(scenes[i], size)
+        dark, bright = (f.astype(np.float32) / 255.0 for f in (scene.frames[0], scene.frames[-1]))
+        tiles = [dark, matched_exposure(dark, scene.target, seed + i, config),
+                 bright, matched_exposure(bright, scene.target, seed + i, config), scene.target]  # fmt: skip
+        h, w = scene.target.shape[:2]
+        cell = Image.new("RGB", (5 * w + 4 * PAD, h + LABEL_H), BACKGROUND)
+        for k, tile in enumerate(tiles):
+            cell.paste(to_image(tile), (k * (w + PAD), 0))
+        label = f"{scene.name[:36]}: real darkest | synthetic | real brightest | synthetic | fused target"
+        ImageDraw.Draw(cell).text((2, h + 1), label, fill=(200, 200, 200), font=font)
+        cells.append(cell)
+    return grid(cells, 1)
+
+
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--photos", required=True, help="folder of well-exposed photos")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--photos", help="folder of well-exposed photos")
+    source.add_argument("--brackets", help="folder of real exposure brackets: real frames next to synthetic ones")
     parser.add_argument("-o", "--output", required=True, help="sheet image to write (.jpg or .png)")
     parser.add_argument("--pattern", default="*", help="glob on file names, e.g. 'wall_*' (default all)")
     parser.add_argument("--count", type=int, default=8, help="number of photos (default 8)")
@@ -68,6 +110,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
+    if args.brackets:
+        sheet = bracket_sheet(args.brackets, args.count, args.seed, args.size)
+        save_sheet(sheet, Path(args.output), args.quality)
+        print(f"wrote {args.output} ({sheet.width}x{sheet.height})")
+        return 0
     photos = PhotoFolder(args.photos, max_side=args.size, pattern=args.pattern)
     n = len(photos)
     if n == 0:

@@ -9,6 +9,8 @@ import pytest
 from PIL import Image
 
 from recnet.synthesis import (
+    black_toe,
+    highlight_shoulder,
     PhotoFolder,
     SynthesisConfig,
     augment,
@@ -23,7 +25,7 @@ from recnet.synthesis import (
     training_pair,
 )
 
-CLEAN = SynthesisConfig(noise=False, p_jpeg=0.0, p_gamma=0.0)
+CLEAN = SynthesisConfig(noise=False, p_jpeg=0.0, p_gamma=0.0, p_shoulder=0.0, p_toe=0.0)
 
 
 def textured(h: int = 48, w: int = 64, seed: int = 0) -> np.ndarray:
@@ -136,7 +138,7 @@ def _half_dark(shot: float):
     return SynthesisConfig(
         p_under_only=1.0, p_over_only=0.0, global_share=(0.0, 0.0), single_fraction=(0.5, 0.5),
         under_ev=(3.0, 3.0), softness=(0.15, 0.15), random_cells=(3, 3), p_shape=0.0, p_glare=0.0,
-        p_jpeg=0.0, p_gamma=0.0, shot_noise=(shot, shot),
+        p_jpeg=0.0, p_gamma=0.0, shot_noise=(shot, shot), p_shoulder=0.0, p_toe=0.0,
     )  # fmt: skip
 
 
@@ -300,3 +302,34 @@ def test_contact_sheet_command(tmp_path, capsys):
     empty.mkdir()
     assert main(["contact-sheet", "--photos", str(empty), "-o", str(tmp_path / "x.png")]) == 1
     assert "wrote" in capsys.readouterr().out
+
+
+def test_highlight_shoulder_rolls_off_to_white_and_keeps_the_rest():
+    x = np.linspace(0, 8, 200, dtype=np.float32)
+    y = highlight_shoulder(x, 0.7)
+    below = x <= 0.7
+    np.testing.assert_array_equal(y[below], x[below])
+    assert (y <= 1.0).all() and (np.diff(y) >= 0).all()  # monotone, never above white
+    assert y[-1] > 0.999
+    # a saturated orange pushed 2 EV up: softer than a hard clip, its colour turns pale
+    orange = np.array([0.8, 0.3, 0.05], np.float32) * 4
+    hard, soft = np.minimum(orange, 1), highlight_shoulder(orange, 0.6)
+    assert soft.min() / soft.max() > hard.min() / hard.max()
+
+
+def test_black_toe_crushes_shadows_and_their_noise_but_not_midtones():
+    assert black_toe(np.float32(0.18), 0.002) == pytest.approx(0.18 - 0.002, abs=5e-5)
+    assert black_toe(np.float32(0.0005), 0.002) < 0.0005 / 4
+    noise = np.random.default_rng(0).normal(0.001, 0.001, 10000).astype(np.float32)
+    assert black_toe(noise, 0.003).std() < 0.5 * np.maximum(noise, 0).std()
+
+
+def test_shoulder_and_toe_change_only_the_extremes_of_a_pair():
+    photo = textured(48, 64)
+    base = dataclasses.replace(CLEAN, p_under_only=0.0, p_over_only=0.0)
+    plain, _, ev = synthesize_pair(photo, rng_for(2, 0), base)
+    curved, _, ev2 = synthesize_pair(photo, rng_for(2, 0), dataclasses.replace(base, p_shoulder=1.0, p_toe=1.0))
+    assert np.array_equal(ev, ev2)
+    assert not np.array_equal(plain, curved)
+    mid = (plain > 0.25) & (plain < 0.6)
+    assert np.abs(curved[mid] - plain[mid]).mean() < 0.02
