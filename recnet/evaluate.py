@@ -8,6 +8,15 @@ the product runs it) is quantised to 8 bits and scored against the 8-bit target 
 ``recnet.metrics.image_scores`` scores it (RGB, data range 255, SSIM with an 11x11 Gaussian
 window, sigma 1.5). One JSON line goes to stdout; progress and errors go to stderr.
 
+The report (``recnet.evaluation_report``) adds sections measured with the product's defaults
+(``--mode fast``, ``--colour photo``) and checked against the project's targets:
+``--real-val BRACKETS_DIR`` (real validation pairs, RECNet beside identity and CLAHE),
+``--as-is DIR`` (do no harm: well-exposed photos against themselves), ``--tonal DIR`` (luma
+percentiles in and out of photos without targets) and, with them, ``--synthetic DIR``. They
+combine freely; ``--all`` runs all four on ``../shared/datasets`` (from the repository root)
+and ``--json-out PATH`` writes the report, with its provenance, for the model card::
+
+    python -m recnet evaluate --all --json-out recnet/weights/evaluation_report.json
 """
 
 from __future__ import annotations
@@ -22,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from recnet.baselines import METHODS as BASELINES
+from recnet.colour import COLOURS
 from recnet.metrics import image_scores
 from recnet.pipeline import WORKING_LONG_SIDE, correct_rgb
 from recnet.synthesis import IMAGE_SUFFIXES, PhotoFolder, rng_for, synthesize_pair
@@ -164,31 +174,100 @@ def evaluate_pairs(
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    source = parser.add_mutually_exclusive_group(required=True)
+    source = parser.add_mutually_exclusive_group()
     source.add_argument("--pairs", metavar="DIR", help="folder with inputs/ and targets/ (files matched by stem)")
     source.add_argument("--synthetic", metavar="DIR", help="synthesise pairs from the well-exposed photos in DIR")
+    report = parser.add_argument_group(
+        "report", "sections checked against the project's targets; they combine with each other and --synthetic"
+    )
+    report.add_argument(
+        "--real-val",
+        metavar="BRACKETS_DIR",
+        help="real validation pairs from the validation scenes of a bracket folder (recnet.brackets)",
+    )
+    report.add_argument("--as-is", metavar="DIR", help="do no harm: well-exposed photos scored against themselves")
+    report.add_argument(
+        "--tonal", metavar="DIR", help="1st/50th/99th percentile luma in and out, photos without targets"
+    )
+    report.add_argument(
+        "--all",
+        action="store_true",
+        help="the whole report: --synthetic and --as-is ../shared/datasets/test, --real-val "
+        "../shared/datasets/brackets, --tonal ../shared/datasets/real (paths given explicitly win)",
+    )
+    parser.add_argument("--json-out", metavar="PATH", help="also write the JSON to PATH (indented)")
     parser.add_argument("--seed", type=int, default=0, help="synthesis seed for --synthetic (default 0)")
     parser.add_argument("--weights", help="RECNet weights file (default: the shipped weights)")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
-    parser.add_argument("--mode", choices=("native", "fast"), default="native",
-                        help="native: the network on the whole image; fast: working resolution + guided upsampling")
-    parser.add_argument("--long-side", type=int,
-                        help="working resolution of --mode fast (default: the product's, recnet.pipeline)")
-    parser.add_argument("--limit", type=int, help="evaluate only the first N pairs")
-    parser.add_argument("--no-model", action="store_true", help="evaluate the baselines only")
-    parser.add_argument("--methods", default=",".join(BASELINES),
-                        help=f"comma-separated baselines to run besides RECNet (default {','.join(BASELINES)})")
+    parser.add_argument(
+        "--mode",
+        choices=("native", "fast"),
+        help="native: the network on the whole image; fast: working resolution + guided upsampling "
+        "(default: fast, the product's, for the report; native for --pairs/--synthetic alone)",
+    )
+    parser.add_argument(
+        "--long-side", type=int, help="working resolution of --mode fast (default: the product's, recnet.pipeline)"
+    )
+    parser.add_argument(
+        "--colour",
+        choices=COLOURS,
+        default="photo",
+        help="RECNet's colours in the report: photo (the product's default) or network",
+    )
+    parser.add_argument("--limit", type=int, help="evaluate only the first N pairs (photos; scenes for --real-val)")
+    parser.add_argument("--no-model", action="store_true", help="evaluate the baselines only (not with the report)")
+    parser.add_argument(
+        "--methods",
+        help=f"comma-separated baselines to run besides RECNet (default {','.join(BASELINES)}; "
+        "the report always shows identity and clahe)",
+    )
     parser.add_argument("--per-image", action="store_true", help="include per-image scores in the JSON")
     parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
 
 
+def _report_sources(args) -> dict:
+    """{section: folder} of the report asked for; {} for the single-source evaluation."""
+    from recnet.evaluation_report import DEFAULT_SOURCES
+
+    given = {"synthetic": args.synthetic, "real_val": args.real_val, "as_is": args.as_is, "tonal": args.tonal}
+    if args.all:
+        return {name: given[name] or DEFAULT_SOURCES[name] for name in DEFAULT_SOURCES}
+    if args.real_val or args.as_is or args.tonal:
+        return {name: folder for name, folder in given.items() if folder}
+    return {}
+
+
+def _emit(out: dict, json_out: str | None) -> int:
+    """The JSON as one line on stdout and, with ``json_out``, indented in that file."""
+    if json_out:
+        try:
+            path = Path(json_out)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(out, indent=2) + "\n")
+        except OSError as exc:
+            print(f"error: cannot write {json_out}: {exc}", file=sys.stderr)
+            return 1
+    print(json.dumps(out), flush=True)
+    return 0
+
+
 def run(args) -> int:
     start = time.perf_counter()
-    names = [m.strip() for m in args.methods.split(",") if m.strip()]
+    names = [m.strip() for m in (args.methods or ",".join(BASELINES)).split(",") if m.strip()]
     unknown = [m for m in names if m not in BASELINES]
     if unknown:
         print(f"error: unknown method(s) {', '.join(unknown)}; choose from {', '.join(BASELINES)}", file=sys.stderr)
         return 2
+    sources = _report_sources(args)
+    if not sources and not (args.pairs or args.synthetic):
+        print(
+            "error: nothing to evaluate: give --pairs, --synthetic, --real-val, --as-is, --tonal or --all",
+            file=sys.stderr,
+        )
+        return 2
+    if sources and (args.pairs or args.no_model):
+        flag = "--pairs" if args.pairs else "--no-model"
+        print(f"error: {flag} does not go with the report (--real-val, --as-is, --tonal, --all)", file=sys.stderr)
         return 2
 
     model, weights = None, None
@@ -204,6 +283,9 @@ def run(args) -> int:
                   file=sys.stderr)
             return 1
 
+    if sources:
+        return _run_report(args, model, weights, sources, names, start)
+    mode = args.mode or "native"
     try:
         if args.pairs:
             count, pairs = folder_pairs(args.pairs, args.limit)
@@ -219,15 +301,13 @@ def run(args) -> int:
         if not args.quiet:
             print(f"[{line.split()[0]}/{count}] {line.split(' ', 1)[1]}", file=sys.stderr, flush=True)
 
-    result = evaluate_pairs(
-        pairs, model, names, args.mode, args.long_side, per_image=args.per_image, progress=progress
-    )
+    result = evaluate_pairs(pairs, model, names, mode, args.long_side, per_image=args.per_image, progress=progress)
     out = {
         "pairs": result["pairs"],
         "source": ("pairs:" if args.pairs else "synthetic:") + source,
         "seed": seed,
-        "mode": args.mode if model is not None else None,
-        "long_side": (args.long_side or WORKING_LONG_SIDE) if model is not None and args.mode == "fast" else None,
+        "mode": mode if model is not None else None,
+        "long_side": (args.long_side or WORKING_LONG_SIDE) if model is not None and mode == "fast" else None,
         "methods": result["methods"],
         "weights": weights,
         "device": str(next(model.parameters()).device) if model is not None else None,
@@ -235,5 +315,39 @@ def run(args) -> int:
     }
     if args.per_image:
         out["per_image"] = result["per_image"]
-    print(json.dumps(out), flush=True)
-    return 0
+    return _emit(out, args.json_out)
+
+
+def _run_report(args, model, weights, sources: dict, names: list[str], start: float) -> int:
+    """The report's sections with the product's defaults (``--mode fast``, ``--colour photo``)."""
+    from recnet import evaluation_report as report
+
+    mode = args.mode or "fast"
+    side = args.long_side or WORKING_LONG_SIDE
+    baselines = list(dict.fromkeys([*report.REPORT_BASELINES, *(names if args.methods else [])]))
+
+    def progress(line: str) -> None:
+        if not args.quiet:
+            print(line, file=sys.stderr, flush=True)
+
+    try:
+        correct = model_method(model, mode, side, args.colour)
+        result = report.run_sections(correct, sources, args.seed, args.limit, baselines, args.per_image, progress)
+    except (FileNotFoundError, NotADirectoryError, ImportError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    out = {
+        "weights": weights,
+        "weights_sha256": report.sha256_of(weights) if weights else None,
+        "mode": mode,
+        "long_side": side if mode == "fast" else None,
+        "colour": args.colour,
+        "device": str(next(model.parameters()).device),
+        **report.provenance(),
+        "pass": result["pass"],
+        "all_pass": result["all_pass"],
+        "sections": result["sections"],
+        "seconds": round(time.perf_counter() - start, 2),
+    }
+    progress("targets: " + ", ".join(f"{name} {'pass' if ok else 'FAIL'}" for name, ok in result["pass"].items()))
+    return _emit(out, args.json_out)
