@@ -3,6 +3,8 @@
 The sheet people judge the model by on real photos (no ground truth): each cell shows the
 input, RECNet's output (through ``recnet.pipeline``, as the product runs it) and the exposure
 map (blue: brightened, i.e. treated as under-exposed; orange: darkened, over-exposed).
+``--compare OLD.pt`` adds the output of other weights before it (input | old | new | map), the
+sheet a change of weights is judged by.
 """
 
 from __future__ import annotations
@@ -31,25 +33,33 @@ def exposure_map_image(exposure: np.ndarray) -> np.ndarray:
     return (grey * (1 - up - down) + blue * up + orange * down).clip(0, 255).astype(np.uint8)
 
 
-def before_after_cell(name: str, before: np.ndarray, after: np.ndarray, exposure: np.ndarray, size: int) -> Image.Image:
+def before_after_cell(name: str, before: np.ndarray, after: np.ndarray, exposure: np.ndarray, size: int,
+                      compared: np.ndarray | None = None, target: np.ndarray | None = None) -> Image.Image:  # fmt: skip
+    """before | [compared |] after | [target |] half-size map, labelled with ``name``."""
     h, w = before.shape[:2]
     scale = size / max(h, w)
     tw, th = max(1, round(w * scale)), max(1, round(h * scale))
-    tiles = [to_image(before), to_image(after), Image.fromarray(exposure_map_image(exposure))]
-    tiles = [t.resize((tw, th), Image.LANCZOS) for t in tiles]
-    tiles[2] = tiles[2].resize((max(1, tw // 2), max(1, th // 2)), Image.BILINEAR)
-    cell = Image.new("RGB", (2 * tw + tw // 2 + 2 * PAD, th + LABEL_H), BACKGROUND)
-    for x, tile in zip((0, tw + PAD, 2 * tw + 2 * PAD), tiles):
-        cell.paste(tile, (x, 0))
-    ImageDraw.Draw(cell).text((2, th + 1), f"{name[:48]}   before | after | map", fill=(200, 200, 200),
+    images = [before] + ([] if compared is None else [compared]) + [after] + ([] if target is None else [target])
+    tiles = [to_image(x).resize((tw, th), Image.LANCZOS) for x in images]
+    tiles.append(Image.fromarray(exposure_map_image(exposure)).resize((max(1, tw // 2), max(1, th // 2)), Image.BILINEAR))
+    n = len(images)
+    cell = Image.new("RGB", (n * tw + tw // 2 + n * PAD, th + LABEL_H), BACKGROUND)
+    for k, tile in enumerate(tiles):
+        cell.paste(tile, (k * (tw + PAD), 0))
+    columns = ["before", *(["after"] if compared is None else ["old weights", "new weights"])]
+    label = " | ".join([*columns, *([] if target is None else ["fused target"]), "map"])
+    ImageDraw.Draw(cell).text((2, th + 1), f"{name[:48]}   {label}", fill=(200, 200, 200),
                               font=ImageFont.load_default())  # fmt: skip
     return cell
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("inputs", nargs="+", help="photos or folders of photos")
+    parser.add_argument("inputs", nargs="*", help="photos or folders of photos")
+    parser.add_argument("--brackets", help="also the real validation scenes of this bracket folder (recnet.brackets), "
+                        "darkest frame and composite, with their fused targets")  # fmt: skip
     parser.add_argument("-o", "--output", required=True, help="sheet image to write (.jpg or .png)")
     parser.add_argument("--weights", help="weights file (default: the shipped weights)")
+    parser.add_argument("--compare", help="other weights whose output is shown before these (e.g. the previous release)")
     parser.add_argument("--mode", choices=MODES, default="fast")
     parser.add_argument("--colour", choices=COLOURS, default="photo", help="whose colours: the photo's or the network's")
     parser.add_argument("--device", default="auto")
@@ -63,6 +73,7 @@ def run(args) -> int:
     for item in map(Path, args.inputs):
         paths += sorted(p for p in item.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES) if item.is_dir() else [item]
     model = load_model(args.weights, args.device)
+    other = load_model(args.compare, args.device) if args.compare else None
     cells = []
     for path in paths:
         try:
@@ -71,7 +82,20 @@ def run(args) -> int:
             print(f"error: {path}: {exc}")
             continue
         done = enhance_photo(photo, model, args.mode, colour=args.colour)
-        cells.append(before_after_cell(path.stem, photo.rgb, done.photo.rgb, done.exposure_map, args.size))
+        old = None if other is None else enhance_photo(photo, other, args.mode, colour=args.colour).photo.rgb
+        cells.append(before_after_cell(path.stem, photo.rgb, done.photo.rgb, done.exposure_map, args.size, old))
+    if args.brackets:
+        from recnet import brackets
+        from recnet.image_io import photo_from_array
+
+        split = brackets.split_scenes(brackets.list_scenes(args.brackets))
+        for name, inp, target in brackets.validation_pairs(split.val):
+            if name.endswith("/brightest"):
+                continue  # keep the sheet to two cells a scene
+            photo = photo_from_array(inp)
+            done = enhance_photo(photo, model, args.mode, colour=args.colour)
+            old = None if other is None else enhance_photo(photo, other, args.mode, colour=args.colour).photo.rgb
+            cells.append(before_after_cell(name, inp, done.photo.rgb, done.exposure_map, args.size, old, target))
     if not cells:
         print("no photos could be processed")
         return 1

@@ -202,8 +202,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--mode",
         choices=("native", "fast"),
-        help="native: the network on the whole image; fast: working resolution + guided upsampling "
-        "(default: fast, the product's, for the report; native for --pairs/--synthetic alone)",
+        default="fast",
+        help="fast (default, the product's): working resolution + guided upsampling; native: the network "
+        "on the whole image",
     )
     parser.add_argument(
         "--long-side", type=int, help="working resolution of --mode fast (default: the product's, recnet.pipeline)"
@@ -285,7 +286,7 @@ def run(args) -> int:
 
     if sources:
         return _run_report(args, model, weights, sources, names, start)
-    mode = args.mode or "native"
+    mode = args.mode
     try:
         if args.pairs:
             count, pairs = folder_pairs(args.pairs, args.limit)
@@ -322,7 +323,7 @@ def _run_report(args, model, weights, sources: dict, names: list[str], start: fl
     """The report's sections with the product's defaults (``--mode fast``, ``--colour photo``)."""
     from recnet import evaluation_report as report
 
-    mode = args.mode or "fast"
+    mode = args.mode
     side = args.long_side or WORKING_LONG_SIDE
     baselines = list(dict.fromkeys([*report.REPORT_BASELINES, *(names if args.methods else [])]))
 

@@ -101,7 +101,7 @@ def test_cli_with_random_weights(pairs_dir, tmp_path, capsys):
     )  # fmt: skip
     assert rc == 0 and result["pairs"] == 1
     assert list(result["methods"]) == ["recnet", "recnet_network_colours", "identity"]
-    assert result["weights"] == str(weights) and result["device"] == "cpu" and result["mode"] == "native"
+    assert result["weights"] == str(weights) and result["device"] == "cpu" and result["mode"] == "fast"
     r = result["methods"]["recnet"]
     assert np.isfinite(r["psnr"]) and -1 <= r["ssim"] <= 1
 
