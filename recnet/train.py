@@ -41,6 +41,7 @@ from recnet.checkpoints import save_weights
 from recnet.losses import RecnetLoss
 from recnet.metrics import psnr, ssim
 from recnet.model import RECNet
+from recnet.train_step import make_train_step
 from recnet.synthesis import PhotoFolder, SynthesisConfig, augment, random_crop, resize_image, rng_for, synthesize_pair
 from recnet.weights import resolve_device
 
@@ -306,6 +307,7 @@ def run(args: argparse.Namespace) -> int:
         pixels = state.get("pixels", iteration * settings["batch"] * settings["crop"] ** 2)
         best_score = state.get("best_score", state.get("best_psnr", -math.inf))
         print(f"resuming {out} at iteration {iteration}", file=sys.stderr)
+    train_step = make_train_step(model, criterion, optimizer)  # the reference's maths, one shared mask blur
     (out / "config.json").write_text(json.dumps({**settings, "iters": args.iters, "device": str(device)}, indent=2))
 
     config = SynthesisConfig()
@@ -367,11 +369,7 @@ def run(args: argparse.Namespace) -> int:
             inp, target = training_batch(photos, iteration, settings, config, real)
             inp = inp.to(device, memory_format=torch.channels_last)
             target = target.to(device)
-            output = model(inp)
-            loss, parts = criterion(output, inp, target)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+            loss, parts = train_step(inp, target)
             iteration += 1
             pixels += inp.numel() // 3
             window.append(parts)
