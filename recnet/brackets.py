@@ -51,9 +51,11 @@ VAL_FRACTION = 0.15  # share of scene groups held out for validation
 SPLIT_SALT = "recnet-brackets-split-v1"  # changing it changes the split: never do it mid-run
 VAL_LONG_SIDE = 512  # validation pairs are scored at this long side (the network's regime)
 TRAIN_LONG_SIDE = 512  # scenes are held at this long side for training crops
-# levels on the fused target (luma quantiles): lift a flat fusion to full tonal range
-BLACK_QUANTILE, WHITE_QUANTILE = 0.5, 99.5
-MAX_BLACK, MIN_WHITE = 0.06, 0.9
+# levels on the fused target: a flat fusion is given full tonal range, a fusion that already
+# has it is left alone (forcing every target's darkest pixels to 0 taught the network to crush
+# the blacks of photos that were fine)
+BLACK_QUANTILE, WHITE_QUANTILE = 0.5, 99.5  # luma quantiles measured
+TARGET_BLACK, TARGET_WHITE = 0.03, 0.92  # brought down / up to these when beyond them
 
 
 @dataclass(frozen=True)
@@ -120,20 +122,21 @@ def fused_target(frames: list[np.ndarray]) -> np.ndarray:
     """Mertens exposure fusion of uint8 RGB frames -> HxWx3 float32 in [0, 1], full tonal range.
 
     OpenCV takes 8-bit BGR frames (it scales them to [0, 1] itself) and returns float32 that
-    may leave [0, 1]; the levels step then maps the luma quantiles ``BLACK_QUANTILE`` and
-    ``WHITE_QUANTILE`` to 0 and 1 when a fusion is flat (black above ``MAX_BLACK`` or white
-    below ``MIN_WHITE`` are limited to those values, so a fusion that already spans the range
-    is only clipped).
+    may leave [0, 1]. Then levels: if the luma quantile ``BLACK_QUANTILE`` lies above
+    ``TARGET_BLACK`` it is mapped there, if ``WHITE_QUANTILE`` lies below ``TARGET_WHITE`` it is
+    mapped there (one linear map on RGB); a fusion already within both is only clipped.
     """
-    import cv2  # training-only dependency (requirements-train.txt)
+    import cv2  # training-only dependency (requirements-dev.txt)
 
     fused = cv2.createMergeMertens().process([np.ascontiguousarray(f[..., ::-1]) for f in frames])
     fused = np.clip(fused[..., ::-1], 0.0, 1.0).astype(np.float32)
     y = 0.299 * fused[..., 0] + 0.587 * fused[..., 1] + 0.114 * fused[..., 2]
-    black = min(float(np.percentile(y, BLACK_QUANTILE)), MAX_BLACK)
-    white = max(float(np.percentile(y, WHITE_QUANTILE)), MIN_WHITE)
-    black = max(black, 0.0)
-    return np.clip((fused - black) / (white - black), 0.0, 1.0).astype(np.float32)
+    black, white = float(np.percentile(y, BLACK_QUANTILE)), float(np.percentile(y, WHITE_QUANTILE))
+    lo_in, lo_out = (black, TARGET_BLACK) if black > TARGET_BLACK else (0.0, 0.0)
+    hi_in, hi_out = (white, TARGET_WHITE) if white < TARGET_WHITE else (1.0, 1.0)
+    if hi_in - lo_in < 1e-3:  # a flat grey fusion: nothing to stretch
+        return fused
+    return np.clip(lo_out + (fused - lo_in) * ((hi_out - lo_out) / (hi_in - lo_in)), 0.0, 1.0).astype(np.float32)
 
 
 def composite(dark: np.ndarray, bright: np.ndarray, reference: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -49,6 +49,8 @@ CHECKPOINT_VERSION = 1
 # settings that define the run; a resumed run keeps the ones it started with
 RUN_SETTINGS = ("photos", "batch", "crop", "lr", "seed", "ecr_weight", "max_side", "min_scale", "luma_filter", "init",
                 "brackets", "mix", "crop_schedule")
+# settings a resumed run may change (logged with the iteration it changed at); the rest are the run's
+RESUMABLE = ("mix",)
 SOURCES = ("synthetic", "real", "identity", "mild")  # where a training pair comes from (``--mix``)
 DEFAULT_MIX = "synthetic=0.45,real=0.35,identity=0.1,mild=0.1"
 # mild errors: the network must learn that a nearly right photo needs nearly nothing
@@ -84,8 +86,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="keep photos with mean luma outside 70-180 (dropped by default)")  # fmt: skip
     parser.add_argument("--init", help="start from these weights (a new run; ignored when resuming)")
     parser.add_argument("--brackets", help="folder of real exposure brackets (recnet.brackets): real pairs and real validation")
-    parser.add_argument("--mix", default=DEFAULT_MIX,
-                        help="share of each pair source, e.g. %(default)s (real needs --brackets)")  # fmt: skip
+    parser.add_argument("--mix", default=None,
+                        help=f"share of each pair source (default {DEFAULT_MIX}; real needs --brackets); "
+                             "a resumed run keeps its own unless this is given, and logs the change")  # fmt: skip
     parser.add_argument("--crop-schedule", default=None,
                         help="crop size and batch by iteration, e.g. '0:128x8,6000:256x2' (default: --crop x --batch)")  # fmt: skip
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
@@ -282,13 +285,18 @@ def run(args: argparse.Namespace) -> int:
     state = torch.load(checkpoint_path, map_location="cpu", weights_only=True) if resume else None
     settings = {k: getattr(args, k) for k in RUN_SETTINGS}
     if state is not None:
-        changed = {k: (state["settings"][k], settings[k]) for k in RUN_SETTINGS if state["settings"].get(k) != settings[k]}
-        if changed:
-            print(f"resuming: keeping the run's own settings, ignoring {changed}", file=sys.stderr)
-        settings = state["settings"]
+        for key, legacy in (("brackets", None), ("mix", "synthetic=1"), ("crop_schedule", None)):
+            state["settings"].setdefault(key, legacy)  # runs started before these settings existed
+        if settings["mix"] is None:  # not given: the run's own
+            settings["mix"] = state["settings"]["mix"]
+        changed = {k: (state["settings"].get(k), settings[k]) for k in RUN_SETTINGS if state["settings"].get(k) != settings[k]}
+        kept = {k: v for k, v in changed.items() if k not in RESUMABLE}
+        if kept:
+            print(f"resuming: keeping the run's own settings, ignoring {kept}", file=sys.stderr)
+        mix_change = {k: v for k, v in changed.items() if k in RESUMABLE}
+        settings = {**state["settings"], **{k: new for k, (_, new) in mix_change.items()}}
+    settings["mix"] = settings["mix"] or DEFAULT_MIX
     settings["photos"] = str(settings["photos"])
-    for key in ("brackets", "mix", "crop_schedule"):  # runs started before these settings existed
-        settings.setdefault(key, None if key != "mix" else "synthetic=1")
 
     model = RECNet()
     if state is None and settings["init"]:
@@ -324,6 +332,9 @@ def run(args: argparse.Namespace) -> int:
     budget = parse_duration(args.time_budget)
     started = time.monotonic()
     log = (out / "log.jsonl").open("a")
+    if state is not None and mix_change:  # the log says from which iteration the new mix holds
+        log.write(json.dumps({"iter": iteration, "changed": {k: list(v) for k, v in mix_change.items()}}) + "\n")
+        print(f"resuming with a changed {sorted(mix_change)} from iteration {iteration}", file=sys.stderr)
 
     def save_checkpoint():
         _atomic_save(

@@ -57,7 +57,8 @@ def test_fused_target_spans_the_tonal_range_and_sits_between_the_frames(tmp_path
     assert target.shape == frames[0].shape and target.dtype == np.float32
     assert 0.0 <= target.min() and target.max() <= 1.0
     y = target @ np.array([0.299, 0.587, 0.114], np.float32)  # BT.601 luma, as the levels step measures
-    assert np.percentile(y, 99.5) >= 0.9 - 1e-4 and np.percentile(y, 0.5) <= 0.1  # levels gave full range
+    assert np.percentile(y, 99.5) >= brackets.TARGET_WHITE - 1e-3  # levels gave full range
+    assert np.percentile(y, 0.5) <= brackets.TARGET_BLACK + 1e-3
     darkest, brightest = frames[0].mean() / 255, frames[-1].mean() / 255
     assert darkest < target.mean() < brightest
 
@@ -102,3 +103,17 @@ def test_validation_pairs_are_fixed_and_named(tmp_path):
         np.testing.assert_array_equal(t, u)
     darkest, brightest = first[0][1], first[1][1]
     assert darkest.mean() < first[0][2].mean() < brightest.mean()
+
+
+def test_a_fusion_with_full_range_is_left_alone(tmp_path, monkeypatch):
+    import cv2
+
+    ramp = np.linspace(0, 1, 30 * 40, dtype=np.float32).reshape(30, 40, 1)
+    full = (ramp * np.array([1.0, 0.98, 0.96], np.float32)).astype(np.float32)  # luma from 0 to 0.985
+
+    class Fixed:
+        def process(self, frames):
+            return full[..., ::-1].copy()
+
+    monkeypatch.setattr(cv2, "createMergeMertens", lambda: Fixed())
+    np.testing.assert_array_equal(brackets.fused_target([np.zeros((30, 40, 3), np.uint8)] * 2), full)

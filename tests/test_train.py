@@ -108,3 +108,21 @@ def test_tiny_run_with_real_pairs_logs_every_validation_set_and_resumes(tmp_path
     vals = [x for x in lines if "score" in x]
     assert vals and {"synthetic_psnr", "as_is_psnr", "score"} <= vals[0].keys()
     assert (out / "best.pt").is_file() and (out / "last.pt").is_file()
+
+
+def test_a_resumed_run_keeps_its_mix_unless_given_and_logs_a_change(tmp_path):
+    _write_photos(tmp_path / "train", 2)
+    out = tmp_path / "run"
+    base = ["--photos", str(tmp_path / "train"), "--out", str(out), "--crop", "16", "--batch", "2",
+            "--no-luma-filter", "--log-every", "1", "--threads", "1", "--mix", "synthetic=1"]  # fmt: skip
+    parser = __import__("argparse").ArgumentParser()
+    train.configure(parser)
+    assert train.run(parser.parse_args([*base, "--iters", "1"])) == 0
+    without_mix = [a for a in base if a not in ("--mix", "synthetic=1")]
+    assert train.run(parser.parse_args([*without_mix, "--iters", "2"])) == 0  # not given: its own
+    assert torch.load(out / "checkpoint.pt", weights_only=True)["settings"]["mix"] == "synthetic=1"
+    assert train.run(parser.parse_args([*without_mix, "--mix", "identity=1", "--iters", "3"])) == 0
+    assert torch.load(out / "checkpoint.pt", weights_only=True)["settings"]["mix"] == "identity=1"
+    lines = [json.loads(x) for x in (out / "log.jsonl").read_text().splitlines()]
+    assert {"iter": 2, "changed": {"mix": ["synthetic=1", "identity=1"]}} in lines
+    assert not any("changed" in x and x["iter"] == 1 for x in lines)
