@@ -26,6 +26,11 @@ from recnet.image_io import Photo, photo_from_array, photo_from_pil, photo_to_ar
 
 MODES = ("fast", "native")
 WORKING_LONG_SIDE = 640  # long side the network sees in fast mode: benchmarks/README.md "CPU", measured choice
+# the network's global ops (instance norm, channel attention over H*W) and its 31x31 mask blur
+# need room: a uniform (200, 30, 30) photo comes back (5, 0, 0) at 1x1, 167 red at 8x8, 207 at
+# 32x32, 221 at 64x64 and 223 at 128x128 (shipped weights of 2026-11). So the working short side
+# is at least this (scaled down less, or mirror-padded when the photo itself is smaller)
+MIN_WORKING_SIDE = 64
 GUIDE_RADIUS = 1  # guided-filter window radius at the working resolution (pixels); see benchmarks/README.md
 GUIDE_EPS = 1e-4  # regularisation of the local colour transform (images in [0, 1])
 
@@ -50,11 +55,24 @@ class EnhanceResult:
 
 
 def working_size(height: int, width: int, long_side: int = WORKING_LONG_SIDE) -> tuple[int, int]:
-    """(h, w) with the long side scaled to ``long_side``; unchanged if already within it."""
-    scale = long_side / max(height, width)
+    """(h, w) with the long side scaled to ``long_side`` but the short side kept at least
+    ``MIN_WORKING_SIDE`` (a panorama is scaled down less); unchanged if already within it."""
+    scale = max(long_side / max(height, width), MIN_WORKING_SIDE / min(height, width))
     if scale >= 1:
         return height, width
     return max(1, round(height * scale)), max(1, round(width * scale))
+
+
+def mirror_pad(image: torch.Tensor, min_side: int = MIN_WORKING_SIDE) -> tuple[torch.Tensor, tuple[int, int]]:
+    """(3, h, w) -> (3, H, W) with H, W >= ``min_side``, mirrored about the edges (repeatedly, so a
+    1x1 photo becomes a uniform square), and the (top, left) offset of the photo inside."""
+    h, w = image.shape[-2:]
+    ph, pw = max(0, min_side - h), max(0, min_side - w)
+    if ph == 0 and pw == 0:
+        return image, (0, 0)
+    top, left = ph // 2, pw // 2
+    padded = np.pad(image.numpy(), ((0, 0), (top, ph - top), (left, pw - left)), mode="symmetric")
+    return torch.from_numpy(padded), (top, left)
 
 
 @torch.inference_mode()
@@ -75,13 +93,15 @@ def correct_rgb(rgb: np.ndarray, model, mode: str = "fast", long_side: int = WOR
     low_h, low_w = working_size(height, width, long_side) if mode == "fast" else (height, width)
     resized = (low_h, low_w) != (height, width)
     low = downsample(full, low_h, low_w) if resized else full.permute(2, 0, 1)  # (3, h, w)
+    padded, (top, left) = mirror_pad(low)  # a tiny or thin photo gets the room the network needs
     t0 = time.perf_counter()
-    result = run_model(model, low[None].to(device))
+    result = run_model(model, padded[None].to(device))
     if device.type == "cuda":
         torch.cuda.synchronize()
     t1 = time.perf_counter()
-    low_out = result.image[0].float().cpu()  # (3, h, w)
-    mask = result.mask.float().cpu().clamp_(0, 1)  # (1, 1, h, w)
+    crop = (..., slice(top, top + low_h), slice(left, left + low_w))
+    low_out = result.image[0].float().cpu()[crop]  # (3, h, w)
+    mask = result.mask.float().cpu().clamp_(0, 1)[crop]  # (1, 1, h, w)
     if colour == "photo":
         low_out = keep_photo_colours(low, low_out)
     if resized:
