@@ -120,10 +120,15 @@ def random_weights(tmp_path):
 
 
 def _direct(model, x):
+    """The network on the whole photo as the pipeline feeds it: mirrored out (``mirror_pad``), cropped back."""
     import torch
 
+    from recnet.pipeline import mirror_pad
+
+    padded, (top, left) = mirror_pad(torch.from_numpy(x).permute(2, 0, 1))
     with torch.inference_mode():
-        return model(torch.from_numpy(x).permute(2, 0, 1)[None]).image[0].permute(1, 2, 0).numpy()
+        out = model(padded[None]).image[0, :, top : top + x.shape[0], left : left + x.shape[1]]
+    return out.permute(1, 2, 0).numpy()
 
 
 def test_native_mode_is_the_network_on_the_whole_image(random_weights):

@@ -95,6 +95,22 @@ def test_a_thin_strip_gets_about_the_correction_of_a_normal_photo(shipped, mode)
     np.testing.assert_allclose(strip.image.mean((0, 1)), normal, rtol=0.08)
 
 
+@pytest.mark.parametrize("mode", ["fast", "native"])
+def test_the_correction_holds_up_to_the_borders(shipped, mode):
+    """A uniform exposure error: each 32-px border band is corrected like the interior (the
+    network's zero-padded mask blur made the top rows up to 26 % weaker before EDGE_PAD)."""
+    photo = smooth_texture(480, 720, seed=3) * 0.6 + 0.2
+    dark = photo * 0.45  # about 1.2 EV down in linear light
+    out = recnet.enhance((dark * 255).astype(np.uint8), shipped, mode, long_side=360).image.astype(np.float32)
+    luma = lambda x: x @ np.array([0.299, 0.587, 0.114], np.float32)  # noqa: E731
+    gain = luma(out) / np.maximum(luma(dark * 255), 1.0)
+    interior = np.median(gain[64:-64, 64:-64])
+    for width, tolerance in ((2, 0.05), (8, 0.03), (32, 0.02)):  # the outermost rows/columns, then wider bands
+        bands = {"top": gain[:width], "bottom": gain[-width:], "left": gain[:, :width], "right": gain[:, -width:]}
+        for side, band in bands.items():
+            assert abs(np.median(band) / interior - 1) < tolerance, (side, width, np.median(band) / interior)
+
+
 def test_unknown_mode(model):
     with pytest.raises(ValueError, match="mode"):
         correct_rgb(smooth_texture(8, 8), model, "turbo")
