@@ -16,6 +16,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from recnet.colour import COLOURS
+from recnet.tonal_range import TONAL_RANGES
 from recnet.pipeline import MODES, enhance_photo
 from recnet.image_io import ImageError, load_photo
 from recnet.sheets import BACKGROUND, PAD, grid, save_sheet, to_image
@@ -62,6 +63,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--compare", help="other weights whose output is shown before these (e.g. the previous release)")
     parser.add_argument("--mode", choices=MODES, default="fast")
     parser.add_argument("--colour", choices=COLOURS, default="photo", help="whose colours: the photo's or the network's")
+    parser.add_argument("--tonal-range", choices=TONAL_RANGES, default="photo",
+                        help="photo: at least the photo's black and white points; network: the network's as is")  # fmt: skip
     parser.add_argument("--device", default="auto")
     parser.add_argument("--size", type=int, default=360, help="long side of each tile in pixels")
     parser.add_argument("--columns", type=int, default=2)
@@ -81,8 +84,8 @@ def run(args) -> int:
         except (ImageError, OSError) as exc:
             print(f"error: {path}: {exc}")
             continue
-        done = enhance_photo(photo, model, args.mode, colour=args.colour)
-        old = None if other is None else enhance_photo(photo, other, args.mode, colour=args.colour).photo.rgb
+        done = enhance_photo(photo, model, args.mode, colour=args.colour, tonal_range=args.tonal_range)
+        old = None if other is None else enhance_photo(photo, other, args.mode, colour=args.colour, tonal_range=args.tonal_range).photo.rgb
         cells.append(before_after_cell(path.stem, photo.rgb, done.photo.rgb, done.exposure_map, args.size, old))
     if args.brackets:
         from recnet import brackets
@@ -93,8 +96,8 @@ def run(args) -> int:
             if name.endswith("/brightest"):
                 continue  # keep the sheet to two cells a scene
             photo = photo_from_array(inp)
-            done = enhance_photo(photo, model, args.mode, colour=args.colour)
-            old = None if other is None else enhance_photo(photo, other, args.mode, colour=args.colour).photo.rgb
+            done = enhance_photo(photo, model, args.mode, colour=args.colour, tonal_range=args.tonal_range)
+            old = None if other is None else enhance_photo(photo, other, args.mode, colour=args.colour, tonal_range=args.tonal_range).photo.rgb
             cells.append(before_after_cell(name, inp, done.photo.rgb, done.exposure_map, args.size, old, target))
     if not cells:
         print("no photos could be processed")

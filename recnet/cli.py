@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from recnet.colour import COLOURS
+from recnet.tonal_range import TONAL_RANGES
 from recnet.image_io import DEFAULT_MAX_PIXELS, ImageError, load_photo, save_png
 
 # Tried when found in a folder; anything else there is skipped silently. HEIC/AVIF/JPEG 2000
@@ -52,6 +53,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         default="photo",
         help="photo: keep the photo's hue and saturation, take the network's brightness (default); "
         "network: the network's own colours",
+    )
+    parser.add_argument(
+        "--tonal-range",
+        choices=TONAL_RANGES,
+        default="photo",
+        help="photo: black and white points at least the photo's, never a flattened grey result (default); "
+        "network: the network's own",
     )
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="default: auto")
     parser.add_argument("--weights", metavar="PATH", help="weights file (default: the weights shipped with recnet)")
@@ -177,7 +185,7 @@ def process(jobs: list[Job], model, enhance_photo, args, failures: list) -> int:
             if job.output.exists() and not args.overwrite:
                 raise FileExistsError(f"{job.output} exists (pass --overwrite to replace it)")
             photo = load_photo(job.source, max_pixels=args.max_pixels)
-            result = enhance_photo(photo, model, mode=args.mode, colour=args.colour)
+            result = enhance_photo(photo, model, mode=args.mode, colour=args.colour, tonal_range=args.tonal_range)
             save_png(result.photo, job.output)
         except Exception as exc:  # a bad file costs only itself
             progress.clear()

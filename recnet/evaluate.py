@@ -32,6 +32,7 @@ import numpy as np
 
 from recnet.baselines import METHODS as BASELINES
 from recnet.colour import COLOURS
+from recnet.tonal_range import TONAL_RANGES
 from recnet.metrics import image_scores
 from recnet.pipeline import WORKING_LONG_SIDE, correct_rgb
 from recnet.synthesis import IMAGE_SUFFIXES, PhotoFolder, rng_for, synthesize_pair
@@ -104,18 +105,18 @@ def synthetic_pairs(root: str | Path, seed: int, limit: int | None = None) -> tu
 
 
 def model_method(
-    model, mode: str = "native", long_side: int | None = None, colour: str = "photo"
+    model, mode: str = "native", long_side: int | None = None, colour: str = "photo", tonal_range: str = "photo"
 ) -> Callable[[np.ndarray], np.ndarray]:
     """RECNet as a method: HxWx3 float32 -> HxWx3 float32, as the product runs it.
 
     Goes through ``recnet.pipeline.correct_rgb``: ``native`` runs the network on the whole
     image, ``fast`` at a working resolution (long side ``long_side``, default the product's)
-    with guided upsampling back to full size; ``colour`` as in ``correct_rgb``.
+    with guided upsampling back to full size; ``colour`` and ``tonal_range`` as in ``correct_rgb``.
     """
     if mode not in ("native", "fast"):
         raise ValueError(f"unknown mode {mode!r}: native or fast")
     side = long_side or WORKING_LONG_SIDE
-    return lambda rgb: correct_rgb(rgb, model, mode, side, colour)[0]
+    return lambda rgb: correct_rgb(rgb, model, mode, side, colour, tonal_range)[0]
 
 
 def evaluate_pairs(
@@ -130,8 +131,9 @@ def evaluate_pairs(
     """Mean PSNR/SSIM of each method over ``pairs`` (name, input, target).
 
     ``methods`` maps names to ``fn(rgb) -> rgb`` or names baselines (default: all of
-    ``recnet.baselines.METHODS``); with a ``model``, "recnet" (the product: the photo's colours)
-    and "recnet_network_colours" (the network's output as it is) are added first. Returns
+    ``recnet.baselines.METHODS``); with a ``model``, "recnet" (the product: the photo's colours and range),
+    "recnet_network_colours" (the network's colours, the photo's tonal range kept) and
+    "recnet_network_as_is" (the network's output as it is) are added first. Returns
     ``{"pairs": n, "methods": {name: {"psnr": .., "ssim": ..}}}`` (plus "per_image" if asked).
     """
     if methods is None:
@@ -142,6 +144,7 @@ def evaluate_pairs(
         methods = {
             "recnet": model_method(model, mode, long_side, "photo"),
             "recnet_network_colours": model_method(model, mode, long_side, "network"),
+            "recnet_network_as_is": model_method(model, mode, long_side, "network", "network"),
             **methods,
         }
     sums = {name: np.zeros(2) for name in methods}
@@ -214,6 +217,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         choices=COLOURS,
         default="photo",
         help="RECNet's colours in the report: photo (the product's default) or network",
+    )
+    parser.add_argument(
+        "--tonal-range",
+        choices=TONAL_RANGES,
+        default="photo",
+        help="RECNet's tonal range in the report: at least the photo's (the product's default) or the network's",
     )
     parser.add_argument("--limit", type=int, help="evaluate only the first N pairs (photos; scenes for --real-val)")
     parser.add_argument("--no-model", action="store_true", help="evaluate the baselines only (not with the report)")
@@ -332,7 +341,7 @@ def _run_report(args, model, weights, sources: dict, names: list[str], start: fl
             print(line, file=sys.stderr, flush=True)
 
     try:
-        correct = model_method(model, mode, side, args.colour)
+        correct = model_method(model, mode, side, args.colour, args.tonal_range)
         result = report.run_sections(correct, sources, args.seed, args.limit, baselines, args.per_image, progress)
     except (FileNotFoundError, NotADirectoryError, ImportError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -343,6 +352,7 @@ def _run_report(args, model, weights, sources: dict, names: list[str], start: fl
         "mode": mode,
         "long_side": side if mode == "fast" else None,
         "colour": args.colour,
+        "tonal_range": args.tonal_range,
         "device": str(next(model.parameters()).device),
         **report.provenance(),
         "pass": result["pass"],

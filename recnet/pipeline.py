@@ -7,7 +7,9 @@ already at or below the working size run natively in both modes.
 
 ``colour="photo"`` (the default) keeps the photo's own hue and saturation and takes only the
 network's change of brightness (``recnet.colour``); ``colour="network"`` keeps the network's
-colours too. It is applied at the resolution the network ran at, before any upsampling.
+colours too. ``tonal_range="photo"`` (the default) then stretches the result's black and white
+points back to at least the photo's (``recnet.tonal_range``: no grey veil); ``"network"`` keeps
+the network's. Both are applied at the resolution the network ran at, before any upsampling.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from recnet.colour import COLOURS, keep_photo_colours
+from recnet.tonal_range import TONAL_RANGES, keep_tonal_range
 from recnet.fast_inference import run_model
 from recnet.guided_upsample import downsample, guided_upsample
 from recnet.image_io import Photo, photo_from_array, photo_from_pil, photo_to_array, photo_to_pil
@@ -80,7 +83,8 @@ def mirror_pad(image: torch.Tensor, min_side: int = MIN_WORKING_SIDE, edge: int 
 
 
 @torch.inference_mode()
-def correct_rgb(rgb: np.ndarray, model, mode: str = "fast", long_side: int = WORKING_LONG_SIDE, colour: str = "photo"):
+def correct_rgb(rgb: np.ndarray, model, mode: str = "fast", long_side: int = WORKING_LONG_SIDE, colour: str = "photo",
+                tonal_range: str = "photo"):  # fmt: skip
     """(corrected rgb, exposure map, timings, mode run, (w, h) seen) for an (H, W, 3) float32 array.
 
     The network runs through ``recnet.fast_inference.run_model``: the fast CPU path for a
@@ -90,6 +94,8 @@ def correct_rgb(rgb: np.ndarray, model, mode: str = "fast", long_side: int = WOR
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     if colour not in COLOURS:
         raise ValueError(f"colour must be one of {COLOURS}, got {colour!r}")
+    if tonal_range not in TONAL_RANGES:
+        raise ValueError(f"tonal_range must be one of {TONAL_RANGES}, got {tonal_range!r}")
     start = time.perf_counter()
     device = next(model.parameters()).device
     full = torch.from_numpy(np.ascontiguousarray(rgb, dtype=np.float32))  # (H, W, 3), shares the array
@@ -108,6 +114,8 @@ def correct_rgb(rgb: np.ndarray, model, mode: str = "fast", long_side: int = WOR
     mask = result.mask.float().cpu().clamp_(0, 1)[crop]  # (1, 1, h, w)
     if colour == "photo":
         low_out = keep_photo_colours(low, low_out)
+    if tonal_range == "photo":
+        low_out = keep_tonal_range(low, low_out)
     if resized:
         out = guided_upsample(low, low_out.contiguous(), full, GUIDE_RADIUS, GUIDE_EPS)  # (H, W, 3)
         mask = F.interpolate(mask, size=(height, width), mode="bilinear", align_corners=False)  # stays in [0, 1]
@@ -121,15 +129,17 @@ def correct_rgb(rgb: np.ndarray, model, mode: str = "fast", long_side: int = WOR
 
 
 def enhance_photo(
-    photo: Photo, model, mode: str = "fast", long_side: int = WORKING_LONG_SIDE, colour: str = "photo"
+    photo: Photo, model, mode: str = "fast", long_side: int = WORKING_LONG_SIDE, colour: str = "photo",
+    tonal_range: str = "photo",
 ) -> EnhancedPhoto:
     """Correct a decoded ``Photo``; alpha, bit depth and greyscale-ness are carried over."""
-    out, mask, timings, ran, seen = correct_rgb(photo.rgb, model, mode, long_side, colour)
+    out, mask, timings, ran, seen = correct_rgb(photo.rgb, model, mode, long_side, colour, tonal_range)
     return EnhancedPhoto(replace(photo, rgb=out, warnings=list(photo.warnings)), mask, timings, ran, seen)
 
 
 def enhance(
-    image, model=None, mode: str = "fast", long_side: int = WORKING_LONG_SIDE, colour: str = "photo"
+    image, model=None, mode: str = "fast", long_side: int = WORKING_LONG_SIDE, colour: str = "photo",
+    tonal_range: str = "photo",
 ) -> EnhanceResult:
     """Correct a PIL image or an (H, W, 3[+1]) uint8 / uint16 / float array.
 
@@ -138,6 +148,8 @@ def enhance(
     comes back upright; 16-bit colour comes back 8-bit through PIL, which has no such mode), the exposure map at image size and the timings.
     ``model=None`` loads the shipped weights once and reuses them. ``colour``: "photo" keeps
     the photo's hue and saturation (the default), "network" the network's own colours.
+    ``tonal_range``: "photo" keeps at least the photo's black and white points (the default),
+    "network" the network's own.
     """
     model = model if model is not None else _default_model()
     if isinstance(image, np.ndarray):
@@ -146,7 +158,7 @@ def enhance(
         photo = photo_from_pil(image)
     else:
         raise TypeError(f"expected a PIL image or a numpy array, got {type(image).__name__}")
-    done = enhance_photo(photo, model, mode, long_side, colour)
+    done = enhance_photo(photo, model, mode, long_side, colour, tonal_range)
     if isinstance(image, np.ndarray):
         out = photo_to_array(done.photo, image.dtype if image.dtype in (np.uint8, np.uint16) else np.float32)
     else:

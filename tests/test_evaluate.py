@@ -100,7 +100,7 @@ def test_cli_with_random_weights(pairs_dir, tmp_path, capsys):
         "--limit", "1",
     )  # fmt: skip
     assert rc == 0 and result["pairs"] == 1
-    assert list(result["methods"]) == ["recnet", "recnet_network_colours", "identity"]
+    assert list(result["methods"]) == ["recnet", "recnet_network_colours", "recnet_network_as_is", "identity"]
     assert result["weights"] == str(weights) and result["device"] == "cpu" and result["mode"] == "fast"
     r = result["methods"]["recnet"]
     assert np.isfinite(r["psnr"]) and -1 <= r["ssim"] <= 1
@@ -137,7 +137,8 @@ def test_native_mode_is_the_network_on_the_whole_image(random_weights):
 
     model = recnet.load_model(random_weights, "cpu")
     x = np.random.default_rng(0).random((20, 28, 3)).astype(np.float32)
-    np.testing.assert_allclose(model_method(model, "native", colour="network")(x), _direct(model, x), atol=1e-6)
+    raw = model_method(model, "native", colour="network", tonal_range="network")
+    np.testing.assert_allclose(raw(x), _direct(model, x), atol=1e-6)
 
 
 def test_fast_mode_goes_through_enhance(pairs_dir, random_weights, capsys):

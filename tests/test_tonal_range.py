@@ -1,0 +1,72 @@
+"""recnet.tonal_range: the correction may widen the photo's tonal range, never flatten it."""
+
+import numpy as np
+import pytest
+import torch
+
+from recnet.pipeline import correct_rgb
+from recnet.tonal_range import black_white, keep_tonal_range
+
+
+def ramp(lo: float, hi: float, h: int = 40, w: int = 60) -> torch.Tensor:
+    """(3, h, w) grey ramp with a faint colour, luma from lo to hi."""
+    x = torch.linspace(lo, hi, h * w).reshape(1, h, w)
+    return torch.cat([x, x * 0.98, x * 0.96]).clamp(0, 1)
+
+
+def test_black_white_are_luma_percentiles():
+    img = ramp(0.0, 1.0)
+    lo, hi = black_white(img)
+    y = 0.299 * img[0] + 0.587 * img[1] + 0.114 * img[2]
+    assert lo == pytest.approx(float(torch.quantile(y.flatten(), 0.005)), abs=1e-6)
+    assert hi == pytest.approx(float(torch.quantile(y.flatten(), 0.995)), abs=1e-6)
+
+
+def test_a_flattened_output_is_stretched_back_to_the_photo_range():
+    photo = ramp(0.0, 1.0)
+    grey = 0.2 + 0.5 * photo  # what the grey veil looks like: no black, no white
+    out = keep_tonal_range(photo, grey)
+    assert black_white(out)[0] == pytest.approx(black_white(photo)[0], abs=2e-3)
+    assert black_white(out)[1] == pytest.approx(black_white(photo)[1], abs=2e-3)
+    # what the network did in between is kept: the order of pixels and the shape of the curve
+    torch.testing.assert_close(out, photo, atol=3e-3, rtol=0)
+
+
+def test_a_wider_range_from_the_network_and_an_untouched_photo_are_left_alone():
+    photo = ramp(0.3, 0.8)  # a flat (washed-out) photo
+    wider = ramp(0.0, 1.0)  # the network restored contrast: keep it
+    assert keep_tonal_range(photo, wider) is wider
+    assert keep_tonal_range(photo, photo.clone()).equal(photo)
+
+
+def test_only_the_flattened_end_moves():
+    photo = ramp(0.0, 1.0)
+    darker_whites = ramp(0.0, 0.7)  # black kept, white lost
+    out = keep_tonal_range(photo, darker_whites)
+    lo, hi = black_white(out)
+    assert lo == pytest.approx(black_white(darker_whites)[0], abs=2e-3) and hi == pytest.approx(black_white(photo)[1], abs=2e-3)
+
+
+class Veil(torch.nn.Module):
+    """A 'network' that flattens: out = 0.25 + 0.5 * in (and a mask), to drive the pipeline."""
+
+    def __init__(self):
+        super().__init__()
+        self.p = torch.nn.Parameter(torch.zeros(1))
+
+    def forward(self, x):
+        from recnet.model import RECNetOutput
+
+        return RECNetOutput(0.25 + 0.5 * x, torch.full_like(x[:, :1], 0.5), (), x)
+
+
+@pytest.mark.parametrize("colour", ["photo", "network"])
+def test_the_pipeline_keeps_the_range_by_default_and_not_when_asked(colour):
+    rgb = ramp(0.0, 1.0, 64, 80).permute(1, 2, 0).contiguous().numpy()
+    kept = correct_rgb(rgb, Veil(), "native", colour=colour)[0]
+    as_is = correct_rgb(rgb, Veil(), "native", colour=colour, tonal_range="network")[0]
+    y = lambda a: a @ np.array([0.299, 0.587, 0.114], np.float32)  # noqa: E731
+    assert np.percentile(y(as_is), 99.5) < 0.8 and np.percentile(y(as_is), 0.5) > 0.2  # the veil
+    assert np.percentile(y(kept), 99.5) > 0.97 and np.percentile(y(kept), 0.5) < 0.03
+    with pytest.raises(ValueError, match="tonal_range"):
+        correct_rgb(rgb, Veil(), "native", tonal_range="auto")
