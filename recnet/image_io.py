@@ -401,6 +401,9 @@ def _to_srgb(img: Image.Image, icc: bytes | None, notes: list[str]) -> Image.Ima
             notes.append(f"embedded {space} colour profile does not fit a {img.mode} image: ignored")
             return img
         converted = ImageCms.profileToProfile(img, source, _srgb_profile(), outputMode="RGB")
+        name = ImageCms.getProfileDescription(source).strip() or "non-sRGB"
+        notes.append(f"colours converted from the embedded {name} profile to sRGB: the result is sRGB, "
+                     "so even at strength 0 its values differ from the file's")  # fmt: skip
         return converted.convert("L") if img.mode == "L" else converted
     except (ImageCms.PyCMSError, OSError, ValueError, TypeError) as exc:
         notes.append(f"could not apply the embedded colour profile ({exc}): colours used as stored")

@@ -368,6 +368,8 @@ def test_non_srgb_icc_profile_is_converted_to_srgb(tmp_path):
     got = as_u8(load_photo(path)).astype(int)
     assert got[0, 0, 1] > 230 and got[0, 0, 0] < 30 and got[0, 0, 2] < 30  # 'red' there is green here
     assert got[0, 1, 2] > 230 and got[0, 1, :2].max() < 30
+    # the person is told: the result is sRGB, not the file's own values
+    assert any("converted" in w and "sRGB" in w for w in load_photo(path).warnings)
 
 
 def test_srgb_profile_keeps_values_and_broken_profile_warns(tmp_path):
