@@ -583,10 +583,10 @@ def main(argv=None) -> int:
     parser.add_argument("--long-side", type=int, help="fast mode working long side (default: the product's)")
     parser.add_argument("--wrap", default="", help="command prefix for each case's process")
     parser.add_argument("--quality", action="store_true", help="fast vs native PSNR instead of timings")
-    parser.add_argument("--quality-dirs", default="/work/shared/datasets/test",
+    parser.add_argument("--quality-dirs", default=str(ROOT.parent / "shared" / "datasets" / "test"),
                         help="comma-separated photo folders for --quality (pairs synthesised with --seed)")
     parser.add_argument("--compare-dirs", default="", help="comma-separated folders of photos without targets "
-                        "for --quality (fast vs native only), e.g. /work/shared/datasets/real")
+                        "for --quality (fast vs native only), e.g. ../shared/datasets/real")
     parser.add_argument("--sides", default="512,640,768,1024", help="working long sides for --quality")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--limit", type=int, help="photos per folder for --quality")

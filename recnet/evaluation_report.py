@@ -33,10 +33,9 @@ from PIL import Image
 from recnet.baselines import METHODS as BASELINES
 from recnet.evaluate import _read, evaluate_pairs, synthetic_pairs, to_u8
 from recnet.metrics import image_scores
-from recnet.synthesis import IMAGE_SUFFIXES
+from recnet.synthesis import DATASETS, IMAGE_SUFFIXES
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-DATASETS = REPO_ROOT.parent / "shared" / "datasets"  # ../shared/datasets from the repository root
 DEFAULT_SOURCES = {  # what --all runs
     "synthetic": DATASETS / "test",
     "real_val": DATASETS / "brackets",

@@ -32,7 +32,9 @@ import numpy as np
 from PIL import Image, ImageOps
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
-MANIFEST = Path("/work/shared/datasets/manifest.csv")
+# the datasets sit beside the repository (../shared/datasets from its root); read by path, never copied
+DATASETS = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
+MANIFEST = DATASETS / "manifest.csv"
 
 # --------------------------------------------------------------------------------------
 # sRGB transfer functions (exact formulas) and the lookup tables synthesis uses for speed

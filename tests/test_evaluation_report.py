@@ -88,9 +88,9 @@ def test_as_is_identity_model_is_harmless_and_a_darkening_one_is_not(tmp_path):
     assert exact["photos"] == 3 and [r["name"] for r in exact["per_image"]] == ["p0.png", "p1.png", "p2.png"]
     assert exact["psnr"] > 200 and exact["ssim"] == pytest.approx(1.0) and exact["pass"]  # identical: mse 0
 
-    # the same through the product's correction (fast mode, guided upsampling from 16 px)
-    same = report.as_is_section(model_method(Gain(1.0), "fast", 16, "photo"), photos)
-    dark = report.as_is_section(model_method(Gain(0.5), "fast", 16, "photo"), photos)
+    # the same through the product's correction (fast mode, guided upsampling from 16 px; the network's own range)
+    same = report.as_is_section(model_method(Gain(1.0), "fast", 16, "photo", "network"), photos)
+    dark = report.as_is_section(model_method(Gain(0.5), "fast", 16, "photo", "network"), photos)
     assert same["psnr"] >= report.MIN_AS_IS_PSNR_DB and same["pass"]
     assert dark["psnr"] < 15 and dark["min_psnr"] <= dark["psnr"] and not dark["pass"]
     assert dark["target"]["min_psnr_db"] == 30.0
