@@ -9,7 +9,7 @@
 Every case runs in its own fresh Python process (so each peak memory is its own), loads the
 model the way the product does (``recnet.load_model``), runs once to warm up and then
 ``--repeat`` times; it reports the median, minimum and maximum wall time and the peak
-resident memory of the process (``ru_maxrss``: model, input, warm-up and runs included).
+resident memory of the process (``VmHWM``: model, input, warm-up and runs included).
 
 Cases:
 
@@ -103,9 +103,17 @@ def square_input(size: int):
 
 
 def _peak_rss_mb() -> float:
+    """This process's own peak resident memory: ``VmHWM`` (reset at exec). ``ru_maxrss`` is not:
+    a child started by fork + exec starts from its parent's peak, so every case read the same."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0  # kB
+    except OSError:
+        pass
     import resource
 
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KB on Linux
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KB on Linux (an upper bound)
 
 
 def _rss_mb() -> float:
