@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import json
 import struct
+import time
 import urllib.request
 import zlib
 from pathlib import Path
@@ -205,9 +206,13 @@ def test_bad_file_clear_error_then_still_serving(client, tmp_path, case):
     assert_still_serving(client, tmp_path)
 
 
-def test_no_photo_bad_mode_and_bad_strength_are_refused(client, tmp_path):
+def test_no_photo_bad_mode_and_bad_strength_are_refused(server, client, tmp_path):
+    before = server.log().count("Traceback")
     with pytest.raises(gradio_client.exceptions.AppError, match="Upload a photo first"):
         client.predict(None, "fast", 1.0, api_name="/enhance")
+    time.sleep(0.5)  # the server's output is flushed per line
+    assert "enhance: refused, no photo" in server.log()
+    assert server.log().count("Traceback") == before  # one line, not a traceback
     path = write(tmp_path, "ok.png", png_bytes(Image.fromarray(mixed_photo(64, 48, seed=55))))
     with pytest.raises(gradio_client.exceptions.AppError, match="(?i)mode must be one of fast, native"):
         enhance(client, path, mode="bogus")
