@@ -123,7 +123,7 @@ def test_default_weights_missing_gives_a_clear_error(monkeypatch, tmp_path):
 def test_shipped_weights_load_and_carry_their_record():
     model = recnet.load_model(device="cpu")
     meta = model.weights_metadata
-    assert meta["iterations"] > 0 and "synthesised" in meta["trained_on"]
+    assert meta["iterations"] > 0 and meta["pixel_iterations"] > 0 and "brackets" in meta["trained_on"]
     assert model.freeze_blur()  # our training keeps the Gaussian blur: separable at inference
 
 
