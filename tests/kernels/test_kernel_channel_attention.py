@@ -112,13 +112,16 @@ def test_channel_bias_half_precision(dtype):
     _check_bias(_bias_inputs(1, 8, 20, 30, DTYPES[dtype], seed=3), DTYPES[dtype])
 
 
-def test_entry_points_dispatch_to_the_kernels():
+def test_entry_points_dispatch_to_the_kernels(launches):
+    launches("kernels.channel_attention.kernel", "channel_attention_fwd")
+    calls = launches("kernels.channel_attention.kernel", "channel_bias_fwd")
     att_args, bias_args = _attention_inputs(1, 8, 7, 9, seed=4), _bias_inputs(1, 8, 7, 9, seed=4)
     try:
         dispatch.set_backend("triton")
         att, bias = channel_attention(*att_args), channel_bias(*bias_args)
     finally:
         dispatch.set_backend(None)
+    assert calls == ["channel_attention_fwd", "channel_bias_fwd"]  # the kernels ran, not a fallback
     torch.testing.assert_close(att, channel_attention_reference(*att_args), atol=2e-5, rtol=2e-5)
     torch.testing.assert_close(bias, channel_bias_reference(*bias_args), atol=2e-5, rtol=2e-5)
 

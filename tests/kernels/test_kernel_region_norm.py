@@ -74,13 +74,15 @@ def test_region_norm_strided_inputs_and_broadcast_masks():
         assert_matches(g, e, torch.float32, 11 * 19, f"branch {i}")
 
 
-def test_entry_point_dispatches_to_the_kernel():
+def test_entry_point_dispatches_to_the_kernel(launches):
+    calls = launches("kernels.region_norm.kernel", "region_norm_fwd")
     args = _inputs(1, 8, 9, 14, seed=3)
     try:
         dispatch.set_backend("triton")
         got = region_norm(*args)
     finally:
         dispatch.set_backend(None)
+    assert calls == ["region_norm_fwd"]  # the kernel ran, not a quiet fallback
     for g, e in zip(got, region_norm_reference(*args)):
         torch.testing.assert_close(g, e, atol=2e-5, rtol=2e-5)
 
