@@ -145,10 +145,17 @@ def test_fast_mode_goes_through_enhance(pairs_dir, random_weights, capsys):
     import recnet
     from recnet.evaluate import model_method
 
+    from recnet.pipeline import correct_rgb
+
     model = recnet.load_model(random_weights, "cpu")
-    x = np.random.default_rng(0).random((20, 28, 3)).astype(np.float32)
-    fast = model_method(model, "fast", long_side=14)(x)  # network at 10x14, guided upsampling back
-    assert fast.shape == x.shape and not np.allclose(fast, _direct(model, x), atol=1e-3)
+    x = np.random.default_rng(0).random((160, 224, 3)).astype(np.float32)
+    fast = model_method(model, "fast", long_side=112)(x)
+    # exactly the product's fast path, which really ran the network at 112x80 and upsampled
+    out, _, _, ran, seen = correct_rgb(x, model, "fast", 112)
+    assert ran == "fast" and seen == (112, 80)
+    np.testing.assert_array_equal(fast, out)
+    native = model_method(model, "native")(x)
+    assert fast.shape == x.shape and not np.allclose(fast, native, atol=1e-3)  # not the native path
 
     root, _ = pairs_dir
     rc, result, _ = _run_cli(
