@@ -30,9 +30,9 @@ from recnet.image_io import Photo, photo_from_array, photo_from_pil, photo_to_ar
 MODES = ("fast", "native")
 WORKING_LONG_SIDE = 640  # long side the network sees in fast mode: benchmarks/README.md "CPU", measured choice
 # the network's global ops (instance norm, channel attention over H*W) and its 31x31 mask blur
-# need room: a uniform (200, 30, 30) photo comes back (5, 0, 0) at 1x1, 167 red at 8x8, 207 at
-# 32x32, 221 at 64x64 and 223 at 128x128 (the weights shipped before iteration 5,000 of mixed-real). So the working short side
-# is at least this (scaled down less, or mirror-padded when the photo itself is smaller)
+# need room: a uniform (200, 30, 30) photo came back (5, 0, 0) at 1x1, 167 red at 8x8, 207 at
+# 32x32, 221 at 64x64 and 223 at 128x128 (the weights before mixed-real's). So the working short
+# side is at least this (scaled down less, or mirror-padded when the photo itself is smaller)
 MIN_WORKING_SIDE = 64
 # the network's 31x31 mask blur pads with zeros (the official function), which weakens the
 # correction near the edges: -26 % in the first 2 rows, -13 % in the first 10 at 2048x1365
