@@ -78,14 +78,20 @@ def run(args) -> int:
     model = load_model(args.weights, args.device)
     other = load_model(args.compare, args.device) if args.compare else None
     cells = []
+
+    def outputs(photo):
+        """(these weights' result, the --compare weights' rgb or None) with the chosen settings."""
+        settings = dict(colour=args.colour, tonal_range=args.tonal_range)
+        done = enhance_photo(photo, model, args.mode, **settings)
+        return done, None if other is None else enhance_photo(photo, other, args.mode, **settings).photo.rgb
+
     for path in paths:
         try:
             photo = load_photo(path)
         except (ImageError, OSError) as exc:
             print(f"error: {path}: {exc}")
             continue
-        done = enhance_photo(photo, model, args.mode, colour=args.colour, tonal_range=args.tonal_range)
-        old = None if other is None else enhance_photo(photo, other, args.mode, colour=args.colour, tonal_range=args.tonal_range).photo.rgb
+        done, old = outputs(photo)
         cells.append(before_after_cell(path.stem, photo.rgb, done.photo.rgb, done.exposure_map, args.size, old))
     if args.brackets:
         from recnet import brackets
@@ -95,9 +101,7 @@ def run(args) -> int:
         for name, inp, target in brackets.validation_pairs(split.val):
             if name.endswith("/brightest"):
                 continue  # keep the sheet to two cells a scene
-            photo = photo_from_array(inp)
-            done = enhance_photo(photo, model, args.mode, colour=args.colour, tonal_range=args.tonal_range)
-            old = None if other is None else enhance_photo(photo, other, args.mode, colour=args.colour, tonal_range=args.tonal_range).photo.rgb
+            done, old = outputs(photo_from_array(inp))
             cells.append(before_after_cell(name, inp, done.photo.rgb, done.exposure_map, args.size, old, target))
     if not cells:
         print("no photos could be processed")

@@ -129,11 +129,11 @@ def loss_terms(criterion: L.RecnetLoss, output: RECNetOutput, inp: torch.Tensor,
     return total, terms
 
 
-def reference_step(model: RECNet, criterion: nn.Module, optimizer: torch.optim.Optimizer):
-    """The plain eager step of ``recnet.train`` (the reference the fast step is tested against)."""
+def _eager_step(forward: Callable, criterion: nn.Module, optimizer: torch.optim.Optimizer):
+    """``step(inp, target) -> (loss, parts)``: ``forward``, the loss, backward and the optimiser step."""
 
     def step(inp: torch.Tensor, target: torch.Tensor):
-        output = model(inp)
+        output = forward(inp)
         loss, parts = criterion(output, inp, target)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -141,6 +141,11 @@ def reference_step(model: RECNet, criterion: nn.Module, optimizer: torch.optim.O
         return loss.detach(), parts
 
     return step
+
+
+def reference_step(model: RECNet, criterion: nn.Module, optimizer: torch.optim.Optimizer):
+    """The plain eager step of ``recnet.train`` (the reference the fast step is tested against)."""
+    return _eager_step(model, criterion, optimizer)
 
 
 def make_train_step(
@@ -153,16 +158,7 @@ def make_train_step(
     see the module docstring). Call ``model.freeze_blur()`` first so the blur can be shared.
     """
     if not compiled:
-
-        def step(inp: torch.Tensor, target: torch.Tensor):
-            output = fast_forward(model, inp, share_blur=shared_blur(model))
-            loss, parts = criterion(output, inp, target)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            return loss.detach(), parts
-
-        return step
+        return _eager_step(lambda inp: fast_forward(model, inp, share_blur=shared_blur(model)), criterion, optimizer)
 
     def forward_loss(inp: torch.Tensor, target: torch.Tensor, share_blur: bool):
         output = fast_forward(model, inp, share_blur=share_blur, explicit_pad=True)
