@@ -450,13 +450,14 @@ def quality(args) -> dict:
         native_scores, identity, pixels = [], [], []
         for name, inp, target in pairs:
             pixels.append(inp.shape[0] * inp.shape[1])
-            native = correct_rgb(inp, model, "native")[0]
+            native = correct_rgb(inp, model, "native", strength=1.0).rgb
             if target is not None:
                 native_scores.append(score(native, target))
                 identity.append(score(inp, target))
             for side in args.sides:
                 start = time.perf_counter()
-                out, _, _, ran, _ = correct_rgb(inp, model, "fast", side)
+                fast = correct_rgb(inp, model, "fast", side, strength=1.0)
+                out, ran = fast.rgb, fast.mode
                 rows[side]["seconds"].append(time.perf_counter() - start)
                 if ran == "fast":
                     rows[side]["fast_vs_native"].append(score(out, native))

@@ -26,7 +26,7 @@ STRENGTHS = S = (0.5, 0.75, 0.9, 1.0)
 def score(pairs):
     acc = {s: [] for s in S}
     for name, inp, tgt in pairs:
-        out = correct_rgb(inp, m)[0]
+        out = correct_rgb(inp, m, strength=1.0).rgb  # the full correction, blended below
         for s in S:
             b = inp + s * (out - inp)
             acc[s].append(image_scores(to_u8(b), to_u8(tgt))[0])

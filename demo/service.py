@@ -59,7 +59,8 @@ class Studio:
         self.store = ResultStore(settings.store_bytes)
         self.backend = backend
         self.device_label = device_label
-        self._infer = infer or (lambda photo, mode: enhance_photo(photo, self.model, mode))
+        # the full correction is kept: the strength control blends it with the photo
+        self._infer = infer or (lambda photo, mode: enhance_photo(photo, self.model, mode, strength=1.0))
         self._model_lock = threading.Lock()  # one network run at a time, whatever event asks
         self._preview_lock = threading.Lock()
         path = getattr(model, "weights_path", None)
@@ -153,6 +154,9 @@ class Studio:
             "working_size": list(done.working_size),
             "backend": self.backend,
             "device": self.device_label,
+            # the strength the photo's histogram suggests (recnet.strength): what the page starts at
+            "suggested_strength": done.suggested.strength,
+            "strength_reason": done.suggested.reason,
             "brightened_share": round(brightened, 3),
             "darkened_share": round(darkened, 3),
             "warnings": warnings,

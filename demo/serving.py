@@ -71,7 +71,7 @@ def create_app(weights: str | None = None, device: str | None = None) -> App:
 
     @zero_gpu
     def infer(photo, mode):
-        return enhance_photo(photo, model, mode)
+        return enhance_photo(photo, model, mode, strength=1.0)  # the page blends with the strength control
 
     studio = Studio(model, settings, infer=infer, backend=backend_name(device), device_label=device_label(device))
     examples = load_examples()

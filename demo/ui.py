@@ -200,6 +200,7 @@ def status_markdown(result: Result, info: dict | None, credit: str = "") -> str:
         lines.append(f"network {_seconds(seconds['network'])}, upsampling {_seconds(seconds['upsample'])}, "
                      f"decoding {_seconds(seconds['decode'])}, PNG {_seconds(seconds.get('png', 0.0))}")
     lines.append(f"Brightened {meta['brightened_share']:.0%} of the photo, toned down {meta['darkened_share']:.0%}.")
+    lines.append(f"Suggested strength {meta['suggested_strength']:.0%}: {meta['strength_reason']}.")
     lines += [f"**Warning:** {w}" for w in meta["warnings"]] + [f"**Note:** {n}" for n in meta["notes"]]
     if credit:
         lines.append(credit)
@@ -216,13 +217,14 @@ def build_ui(studio: Studio, examples: list[dict] | None = None, thumbs_dir: Pat
     credits = {studio.key_for((EXAMPLES_DIR / r["file"]).read_bytes(), "").split("-")[0]: credit_line(r)
                for r in examples}
 
-    def enhance(image: dict | None, mode: str = "fast", strength: float = 1.0):
+    def enhance(image: dict | None, mode: str = "fast", strength: float | None = None):
         """Correct the mixed exposure of a photo.
 
         Args:
             image: the photo (JPEG, PNG incl. 16-bit and alpha, WebP, TIFF, BMP, GIF first frame...).
             mode: "fast" (the network at 640 px on the long side, correction carried to every pixel) or "native" (every pixel).
-            strength: 0..1, blend between the photo (0) and the full correction (1).
+            strength: 0..1, blend between the photo (0) and the full correction (1); None (the default):
+                the strength suggested for this photo (info["suggested_strength"], and why: info["strength_reason"]).
 
         Returns:
             the corrected photo as a lossless PNG at full resolution (16-bit for 16-bit input),
@@ -235,12 +237,12 @@ def build_ui(studio: Studio, examples: list[dict] | None = None, thumbs_dir: Pat
             log("enhance: refused, no photo")
             raise gr.Error("Upload a photo first, or click one of the examples.", title="No photo", print_exception=False)
         try:
-            strength = float(strength)
+            strength = None if strength is None else float(strength)
         except (TypeError, ValueError):
             log("enhance: refused, strength not a number")
             raise gr.Error(f"strength must be a number from 0 to 1, not {strength!r}", title="Bad strength",
                            print_exception=False) from None  # fmt: skip
-        if not 0.0 <= strength <= 1.0:  # also refuses NaN
+        if strength is not None and not 0.0 <= strength <= 1.0:  # also refuses NaN
             log("enhance: refused, strength out of range")
             raise gr.Error(f"strength must be from 0 to 1, not {strength}", title="Bad strength", print_exception=False)
         try:
@@ -252,6 +254,8 @@ def build_ui(studio: Studio, examples: list[dict] | None = None, thumbs_dir: Pat
             log(f"failed on {name!r}: {type(exc).__name__}: {exc}\n{traceback.format_exc()}")
             raise gr.Error("Something went wrong while processing this photo. Please try again, or try another "
                            "photo.", title="Processing failed") from exc
+        if strength is None:
+            strength = result.info["suggested_strength"]
         before_png = time.perf_counter()
         download = studio.render(result, strength, name)
         exposure_map = studio.render_map(result, name)
@@ -265,38 +269,40 @@ def build_ui(studio: Studio, examples: list[dict] | None = None, thumbs_dir: Pat
                                total=round(time.perf_counter() - started, 3))
         log(f"{name!r} {info['width']}x{info['height']} {info['mode']} strength {strength:g}: "
             f"{info['seconds']['total']:.2f} s{' (from memory)' if cached else ''}")
-        return str(download), str(exposure_map), info, {"key": result.key, "name": name}
+        return str(download), str(exposure_map), info, {"key": result.key, "name": name, "strength": strength}
 
-    def show(state: dict | None, strength: float, info: dict | None):
+    def enhance_page(image: dict | None, mode: str = "fast"):
+        """The page's runs: a new photo starts at its suggested strength (``show`` moves the control there)."""
+        return enhance(image, mode, None)
+
+    def show(state: dict | None, info: dict | None):
         try:
-            return _show(state, strength, info)
+            return _show(state, info)
         except Exception as exc:
             log(f"show failed: {type(exc).__name__}: {exc}\n{traceback.format_exc()}")
             raise
 
-    def _show(state: dict | None, strength: float, info: dict | None):
+    def _show(state: dict | None, info: dict | None):
         result = studio.store.get((state or {}).get("key"))
         if result is None:
             return gr.skip(), gr.skip(), gr.skip(), gr.skip()
-        strength = min(1.0, max(0.0, float(strength)))
+        strength = float(state["strength"])  # the photo's suggested strength: the control moves there
         credit = credits.get(result.key.split("-")[0], "")
-        # the strength moved while the photo was processed: the download follows it
-        download = gr.skip()
-        if info and abs(float(info.get("strength", strength)) - strength) > 1e-9:
-            download = str(studio.render(result, strength, state.get("name")))
         return studio.preview_files(result, strength), studio.overlay_file(result), \
-            status_markdown(result, info, credit), download
+            status_markdown(result, info, credit), strength
 
     def reblend(state: dict | None, strength: float):
         if not state:
-            return gr.skip(), gr.skip()
+            return gr.skip(), gr.skip(), gr.skip()
+        strength = min(1.0, max(0.0, float(strength)))
+        if abs(float(state.get("strength", -1.0)) - strength) < 1e-9:
+            return gr.skip(), gr.skip(), gr.skip()  # already shown and written at this strength (show moved the control)
         result = studio.store.get(state.get("key"))
         if result is None:
             gr.Warning("That result is no longer in memory: press Enhance to run the photo again.")
-            return gr.skip(), gr.skip()
-        strength = min(1.0, max(0.0, float(strength)))
+            return gr.skip(), gr.skip(), gr.skip()
         download = studio.render(result, strength, state.get("name"))
-        return str(download), studio.preview_files(result, strength)
+        return str(download), studio.preview_files(result, strength), dict(state, strength=strength)
 
     def pick_example(evt: gr.SelectData):
         index = evt.index if isinstance(evt.index, int) else evt.index[0]
@@ -321,7 +327,8 @@ def build_ui(studio: Studio, examples: list[dict] | None = None, thumbs_dir: Pat
                     elem_id="recnet-mode",
                 )
                 strength = gr.Slider(0.0, 1.0, value=1.0, step=0.05, label="Strength",
-                                     info="0 = your photo, 1 = full correction. Applies at once, no rerun.",
+                                     info="0 = your photo, 1 = full correction. Each photo starts at the strength "
+                                          "it needs (little for a well-exposed one). Applies at once, no rerun.",
                                      elem_id="recnet-strength")
                 run = gr.Button("Enhance", variant="primary", elem_id="recnet-run")
             with gr.Column(scale=6, min_width=320):
@@ -338,6 +345,10 @@ def build_ui(studio: Studio, examples: list[dict] | None = None, thumbs_dir: Pat
         # API-only outputs: the raw exposure map and the facts as JSON (the page shows them differently)
         map_file = gr.Image(label="Exposure map", format="png", type="filepath", visible=False)
         info_json = gr.JSON(label="Info", visible=False)
+        # the public endpoint's own inputs: its strength defaults to None (the suggested strength),
+        # which no slider can hold; the page's runs go through enhance_page instead
+        api_strength = gr.Number(None, label="strength", minimum=0, maximum=1, visible=False)
+        api_trigger = gr.Button(visible=False)
 
         if examples:
             gallery = gr.Gallery(value=make_thumbnails(examples, thumbs_dir), label="Examples: click one to run it",
@@ -352,23 +363,25 @@ def build_ui(studio: Studio, examples: list[dict] | None = None, thumbs_dir: Pat
         model_group = dict(concurrency_id="model", concurrency_limit=settings.concurrency)
         ui_group = dict(concurrency_id="ui", concurrency_limit=2, api_visibility="private", show_progress="hidden")
         outputs = [download, map_file, info_json, state]
+        api_trigger.click(enhance, inputs=[photo, mode, api_strength], outputs=outputs, api_name="enhance",
+                          preprocess=False, **model_group)  # fmt: skip
         run_event = gr.on(
-            [run.click, photo.upload], enhance, inputs=[photo, mode, strength], outputs=outputs,
-            api_name="enhance", show_progress_on=[slider, overlay], preprocess=False, **model_group,
+            [run.click, photo.upload], enhance_page, inputs=[photo, mode], outputs=outputs,
+            api_visibility="private", show_progress_on=[slider, overlay], preprocess=False, **model_group,
         )
-        shown = [slider, overlay, status, download]
-        run_event.success(show, inputs=[state, strength, info_json], outputs=shown, **ui_group).then(
+        shown = [slider, overlay, status, strength]
+        run_event.success(show, inputs=[state, info_json], outputs=shown, **ui_group).then(
             None, js=SCROLL_TO_RESULT)
         # "change", not "release": keyboard users move the slider with arrow keys (no pointer up);
         # always_last collapses a drag into at most one run in flight and one after it
-        strength.change(reblend, inputs=[state, strength], outputs=[download, slider], trigger_mode="always_last",
+        strength.change(reblend, inputs=[state, strength], outputs=[download, slider, state], trigger_mode="always_last",
                         **ui_group)
         if examples:
             (
                 gallery.select(pick_example, inputs=None, outputs=[photo], queue=False, api_visibility="private")
-                .then(enhance, inputs=[photo, mode, strength], outputs=outputs, api_visibility="private",
+                .then(enhance_page, inputs=[photo, mode], outputs=outputs, api_visibility="private",
                       show_progress_on=[slider, overlay], preprocess=False, **model_group)
-                .success(show, inputs=[state, strength, info_json], outputs=shown, **ui_group)
+                .success(show, inputs=[state, info_json], outputs=shown, **ui_group)
                 .then(None, js=SCROLL_TO_RESULT)
             )
     return blocks

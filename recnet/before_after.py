@@ -16,6 +16,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from recnet.colour import COLOURS
+from recnet.strength import STRENGTH_HELP, parse_strength
 from recnet.tonal_range import TONAL_RANGES
 from recnet.pipeline import MODES, enhance_photo
 from recnet.image_io import ImageError, load_photo
@@ -63,8 +64,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--compare", help="other weights whose output is shown before these (e.g. the previous release)")
     parser.add_argument("--mode", choices=MODES, default="fast")
     parser.add_argument("--colour", choices=COLOURS, default="photo", help="whose colours: the photo's or the network's")
-    parser.add_argument("--tonal-range", choices=TONAL_RANGES, default="photo",
-                        help="photo: at least the photo's black and white points; network: the network's as is")  # fmt: skip
+    parser.add_argument("--tonal-range", choices=TONAL_RANGES, default=TONAL_RANGES[0],
+                        help="full: at least the photo's and a well-exposed photo's black and white points; "
+                             "network: the network's as is")  # fmt: skip
+    parser.add_argument("--strength", type=parse_strength, default=None, metavar="auto|0..1", help=STRENGTH_HELP)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--size", type=int, default=360, help="long side of each tile in pixels")
     parser.add_argument("--columns", type=int, default=2)
@@ -81,7 +84,7 @@ def run(args) -> int:
 
     def outputs(photo):
         """(these weights' result, the --compare weights' rgb or None) with the chosen settings."""
-        settings = dict(colour=args.colour, tonal_range=args.tonal_range)
+        settings = dict(colour=args.colour, tonal_range=args.tonal_range, strength=args.strength)
         done = enhance_photo(photo, model, args.mode, **settings)
         return done, None if other is None else enhance_photo(photo, other, args.mode, **settings).photo.rgb
 

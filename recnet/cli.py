@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from recnet.colour import COLOURS
+from recnet.strength import STRENGTH_HELP, parse_strength
 from recnet.tonal_range import TONAL_RANGES
 from recnet.image_io import DEFAULT_MAX_PIXELS, ImageError, load_photo, save_png
 
@@ -54,12 +55,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="photo: keep the photo's hue and saturation, take the network's brightness (default); "
         "network: the network's own colours",
     )
+    parser.add_argument("--strength", type=parse_strength, default=None, metavar="auto|0..1", help=STRENGTH_HELP)
     parser.add_argument(
         "--tonal-range",
         choices=TONAL_RANGES,
-        default="photo",
-        help="photo: black and white points at least the photo's, never a flattened grey result (default); "
-        "network: the network's own",
+        default=TONAL_RANGES[0],
+        help="full: black and white points at least the photo's and a well-exposed photo's, never a flattened "
+        "grey result (default); network: the network's own",
     )
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="default: auto")
     parser.add_argument("--weights", metavar="PATH", help="weights file (default: the weights shipped with recnet)")
@@ -185,7 +187,8 @@ def process(jobs: list[Job], model, enhance_photo, args, failures: list) -> int:
             if job.output.exists() and not args.overwrite:
                 raise FileExistsError(f"{job.output} exists (pass --overwrite to replace it)")
             photo = load_photo(job.source, max_pixels=args.max_pixels)
-            result = enhance_photo(photo, model, mode=args.mode, colour=args.colour, tonal_range=args.tonal_range)
+            result = enhance_photo(photo, model, mode=args.mode, colour=args.colour, tonal_range=args.tonal_range,
+                                   strength=args.strength)  # fmt: skip
             save_png(result.photo, job.output)
         except Exception as exc:  # a bad file costs only itself
             progress.clear()

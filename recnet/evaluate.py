@@ -32,6 +32,7 @@ import numpy as np
 
 from recnet.baselines import METHODS as BASELINES
 from recnet.colour import COLOURS
+from recnet.strength import parse_strength
 from recnet.tonal_range import TONAL_RANGES
 from recnet.metrics import image_scores
 from recnet.pipeline import WORKING_LONG_SIDE, correct_rgb
@@ -105,7 +106,8 @@ def synthetic_pairs(root: str | Path, seed: int, limit: int | None = None) -> tu
 
 
 def model_method(
-    model, mode: str = "native", long_side: int | None = None, colour: str = "photo", tonal_range: str = "photo"
+    model, mode: str = "native", long_side: int | None = None, colour: str = "photo", tonal_range: str = TONAL_RANGES[0],
+    strength: float | None = None,
 ) -> Callable[[np.ndarray], np.ndarray]:
     """RECNet as a method: HxWx3 float32 -> HxWx3 float32, as the product runs it.
 
@@ -116,7 +118,7 @@ def model_method(
     if mode not in ("native", "fast"):
         raise ValueError(f"unknown mode {mode!r}: native or fast")
     side = long_side or WORKING_LONG_SIDE
-    return lambda rgb: correct_rgb(rgb, model, mode, side, colour, tonal_range)[0]
+    return lambda rgb: correct_rgb(rgb, model, mode, side, colour, tonal_range, strength).rgb
 
 
 def evaluate_pairs(
@@ -144,7 +146,7 @@ def evaluate_pairs(
         methods = {
             "recnet": model_method(model, mode, long_side, "photo"),
             "recnet_network_colours": model_method(model, mode, long_side, "network"),
-            "recnet_network_as_is": model_method(model, mode, long_side, "network", "network"),
+            "recnet_network_as_is": model_method(model, mode, long_side, "network", "network", strength=1.0),
             **methods,
         }
     sums = {name: np.zeros(2) for name in methods}
@@ -221,9 +223,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--tonal-range",
         choices=TONAL_RANGES,
-        default="photo",
-        help="RECNet's tonal range in the report: at least the photo's (the product's default) or the network's",
+        default=TONAL_RANGES[0],
+        help="RECNet's tonal range in the report: full (the product's default) or the network's",
     )
+    parser.add_argument("--strength", type=parse_strength, default=None, metavar="auto|0..1",
+                        help="RECNet's strength in the report: auto (the product's default) or a number")  # fmt: skip
     parser.add_argument("--limit", type=int, help="evaluate only the first N pairs (photos; scenes for --real-val)")
     parser.add_argument("--no-model", action="store_true", help="evaluate the baselines only (not with the report)")
     parser.add_argument(
@@ -341,7 +345,7 @@ def _run_report(args, model, weights, sources: dict, names: list[str], start: fl
             print(line, file=sys.stderr, flush=True)
 
     try:
-        correct = model_method(model, mode, side, args.colour, args.tonal_range)
+        correct = model_method(model, mode, side, args.colour, args.tonal_range, args.strength)
         result = report.run_sections(correct, sources, args.seed, args.limit, baselines, args.per_image, progress)
     except (FileNotFoundError, NotADirectoryError, ImportError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -353,6 +357,7 @@ def _run_report(args, model, weights, sources: dict, names: list[str], start: fl
         "long_side": side if mode == "fast" else None,
         "colour": args.colour,
         "tonal_range": args.tonal_range,
+        "strength": "auto" if args.strength is None else args.strength,
         "device": str(next(model.parameters()).device),
         **report.provenance(),
         "pass": result["pass"],

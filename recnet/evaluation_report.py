@@ -10,7 +10,9 @@ returns a dict with its means, its ``target`` and a ``pass`` flag:
   brightest frame and one composite per scene against the scene's exposure fusion); RECNet
   above identity and CLAHE on both mean PSNR and mean SSIM.
 - ``as_is``: well-exposed photos corrected as they are and scored against themselves (do no
-  harm); mean PSNR at least ``MIN_AS_IS_PSNR_DB``.
+  harm); mean PSNR at least ``MIN_AS_IS_PSNR_DB``. A photo given back unchanged (suggested
+  strength 0) has an infinite PSNR: each photo's PSNR is capped at ``AS_IS_PSNR_CAP`` so that
+  the mean stays a mean, and the unchanged photos are counted.
 - ``tonal``: photos without targets, scaled to a long side of ``TONAL_LONG_SIDE`` (Lanczos);
   the 1st/50th/99th percentiles of BT.601 luma (sRGB values in [0, 1]) of input and output,
   one row per photo; every output must reach ``MIN_P99`` at the 99th and ``MAX_P1`` at the 1st.
@@ -34,6 +36,7 @@ from recnet.baselines import METHODS as BASELINES
 from recnet.evaluate import _read, evaluate_pairs, synthetic_pairs, to_u8
 from recnet.metrics import image_scores
 from recnet.synthesis import DATASETS, IMAGE_SUFFIXES
+from recnet.tonal_range import LUMA_601
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SOURCES = {  # what --all runs
@@ -47,9 +50,9 @@ REPORT_BASELINES = ("identity", "clahe")  # shown beside RECNet
 
 MIN_SYNTHETIC_GAIN_DB = 6.0
 MIN_AS_IS_PSNR_DB = 30.0
+AS_IS_PSNR_CAP = 50.0  # dB: an RMS difference of 0.8 levels in 255
 TONAL_LONG_SIDE = 1024
 MIN_P99, MAX_P1 = 0.85, 0.12
-BT601 = np.array([0.299, 0.587, 0.114])
 
 Correct = Callable[[np.ndarray], np.ndarray]
 Progress = Callable[[str], None]
@@ -157,8 +160,11 @@ def as_is_section(correct: Correct, root, limit=None, progress: Progress = _quie
     for i, path in enumerate(paths, 1):
         inp = _read(path)
         inp_u8 = to_u8(inp)
-        psnr, ssim = image_scores(to_u8(correct(inp)), inp_u8)
-        rows.append({"name": path.name, "psnr": round(psnr, 4), "ssim": round(ssim, 5)})
+        out_u8 = to_u8(correct(inp))
+        psnr, ssim = image_scores(out_u8, inp_u8)
+        psnr = min(psnr, AS_IS_PSNR_CAP)
+        rows.append({"name": path.name, "psnr": round(psnr, 4), "ssim": round(ssim, 5),
+                     "unchanged": bool(np.array_equal(out_u8, inp_u8))})  # fmt: skip
         progress(f"as_is [{i}/{len(paths)}] {path.name} psnr={psnr:.2f}")
     psnr = float(np.mean([r["psnr"] for r in rows]))
     return {
@@ -167,6 +173,9 @@ def as_is_section(correct: Correct, root, limit=None, progress: Progress = _quie
         "psnr": round(psnr, 4),
         "ssim": round(float(np.mean([r["ssim"] for r in rows])), 5),
         "min_psnr": min(r["psnr"] for r in rows),
+        "median_psnr": round(float(np.median([r["psnr"] for r in rows])), 4),
+        "unchanged": sum(r["unchanged"] for r in rows),
+        "psnr_cap_db": AS_IS_PSNR_CAP,
         "per_image": rows,
         "target": {
             "rule": f"mean PSNR of output vs input >= {MIN_AS_IS_PSNR_DB} dB",
@@ -178,7 +187,7 @@ def as_is_section(correct: Correct, root, limit=None, progress: Progress = _quie
 
 def luma(rgb: np.ndarray) -> np.ndarray:
     """BT.601 luma of HxWx3 sRGB values in [0, 1]."""
-    return np.clip(np.asarray(rgb, dtype=np.float64), 0.0, 1.0) @ BT601
+    return np.clip(np.asarray(rgb, dtype=np.float64), 0.0, 1.0) @ np.array(LUMA_601)
 
 
 def tonal_percentiles(rgb: np.ndarray) -> dict:

@@ -7,9 +7,13 @@ already at or below the working size run natively in both modes.
 
 ``colour="photo"`` (the default) keeps the photo's own hue and saturation and takes only the
 network's change of brightness (``recnet.colour``); ``colour="network"`` keeps the network's
-colours too. ``tonal_range="photo"`` (the default) then stretches the result's black and white
-points back to at least the photo's (``recnet.tonal_range``: no grey veil); ``"network"`` keeps
-the network's. Both are applied at the resolution the network ran at, before any upsampling.
+colours too. ``tonal_range="full"`` (the default) then stretches the result's black and white
+points to at least the photo's and a well-exposed photo's (``recnet.tonal_range``: no grey
+veil); ``"network"`` keeps the network's. Both are applied at the resolution the network ran at, before any upsampling.
+
+``strength`` blends the photo (0) with that correction (1); the default, ``None``, takes the
+strength ``recnet.strength`` suggests from the photo's histogram: the full correction for a
+badly exposed photo, little or none for one that already looks right.
 """
 
 from __future__ import annotations
@@ -22,7 +26,8 @@ import torch
 import torch.nn.functional as F
 
 from recnet.colour import COLOURS, keep_photo_colours
-from recnet.tonal_range import TONAL_RANGES, keep_tonal_range
+from recnet.strength import Suggestion, suggest_strength
+from recnet.tonal_range import TONAL_RANGES, full_tonal_range
 from recnet.fast_inference import run_model
 from recnet.guided_upsample import downsample, guided_upsample
 from recnet.image_io import Photo, photo_from_array, photo_from_pil, photo_to_array, photo_to_pil
@@ -43,6 +48,17 @@ GUIDE_RADIUS = 1  # guided-filter window radius at the working resolution (pixel
 GUIDE_EPS = 1e-4  # regularisation of the local colour transform (images in [0, 1])
 
 
+@dataclass(frozen=True)
+class Correction:
+    rgb: np.ndarray  # (H, W, 3) float32 in [0, 1]: the corrected photo at ``strength``
+    exposure_map: np.ndarray  # (H, W) float32 in [0, 1]: 1 = brightened (was under-exposed)
+    timings: dict  # seconds: "downsample", "network", "upsample" (with the colour step), "total"
+    mode: str  # the mode that actually ran ("native" for photos within the working size)
+    working_size: tuple  # (width, height) the network saw
+    strength: float  # how much of the correction ``rgb`` holds (0 = the photo, 1 = all)
+    suggested: Suggestion  # the strength the photo's histogram suggests, and why
+
+
 @dataclass
 class EnhancedPhoto:
     photo: Photo  # the corrected photo; alpha, bit depth and greyscale carried over
@@ -50,6 +66,8 @@ class EnhancedPhoto:
     timings: dict  # seconds: "downsample", "network", "upsample" (with the colour step), "total"
     mode: str  # the mode that actually ran ("native" for photos within the working size)
     working_size: tuple  # (width, height) the network saw
+    strength: float  # how much of the correction the photo holds (0 = as it came in, 1 = all)
+    suggested: Suggestion  # the strength the photo's histogram suggests, and why
 
 
 @dataclass
@@ -60,6 +78,8 @@ class EnhanceResult:
     mode: str
     working_size: tuple
     warnings: list
+    strength: float
+    suggested: Suggestion
 
 
 def working_size(height: int, width: int, long_side: int = WORKING_LONG_SIDE) -> tuple[int, int]:
@@ -84,8 +104,8 @@ def mirror_pad(image: torch.Tensor, min_side: int = MIN_WORKING_SIDE, edge: int 
 
 @torch.inference_mode()
 def correct_rgb(rgb: np.ndarray, model, mode: str = "fast", long_side: int = WORKING_LONG_SIDE, colour: str = "photo",
-                tonal_range: str = "photo"):  # fmt: skip
-    """(corrected rgb, exposure map, timings, mode run, (w, h) seen) for an (H, W, 3) float32 array.
+                tonal_range: str = TONAL_RANGES[0], strength: float | None = None) -> Correction:  # fmt: skip
+    """The correction of an (H, W, 3) float32 array in [0, 1].
 
     The network runs through ``recnet.fast_inference.run_model``: the fast CPU path for a
     float32 model on the CPU (the same function as the reference), the reference otherwise.
@@ -96,6 +116,8 @@ def correct_rgb(rgb: np.ndarray, model, mode: str = "fast", long_side: int = WOR
         raise ValueError(f"colour must be one of {COLOURS}, got {colour!r}")
     if tonal_range not in TONAL_RANGES:
         raise ValueError(f"tonal_range must be one of {TONAL_RANGES}, got {tonal_range!r}")
+    if strength is not None and not 0.0 <= strength <= 1.0:  # also refuses NaN
+        raise ValueError(f"strength must be from 0 to 1 (or None: the suggested strength), got {strength!r}")
     start = time.perf_counter()
     device = next(model.parameters()).device
     full = torch.from_numpy(np.ascontiguousarray(rgb, dtype=np.float32))  # (H, W, 3), shares the array
@@ -103,6 +125,8 @@ def correct_rgb(rgb: np.ndarray, model, mode: str = "fast", long_side: int = WOR
     low_h, low_w = working_size(height, width, long_side) if mode == "fast" else (height, width)
     resized = (low_h, low_w) != (height, width)
     low = downsample(full, low_h, low_w) if resized else full.permute(2, 0, 1)  # (3, h, w)
+    suggested = suggest_strength(low)
+    strength = suggested.strength if strength is None else float(strength)
     padded, (top, left) = mirror_pad(low)  # edges away from the zero padding; room for tiny photos
     t0 = time.perf_counter()
     result = run_model(model, padded[None].to(device))
@@ -114,32 +138,35 @@ def correct_rgb(rgb: np.ndarray, model, mode: str = "fast", long_side: int = WOR
     mask = result.mask.float().cpu().clamp_(0, 1)[crop]  # (1, 1, h, w)
     if colour == "photo":
         low_out = keep_photo_colours(low, low_out)
-    if tonal_range == "photo":
-        low_out = keep_tonal_range(low, low_out)
+    if tonal_range == "full":
+        low_out = full_tonal_range(low, low_out)
     if resized:
         out = guided_upsample(low, low_out.contiguous(), full, GUIDE_RADIUS, GUIDE_EPS)  # (H, W, 3)
         mask = F.interpolate(mask, size=(height, width), mode="bilinear", align_corners=False)  # stays in [0, 1]
     else:
         out = low_out.permute(1, 2, 0)
     out_np = out.contiguous().numpy()  # no copy for the fast path (its output is channels-last)
+    if strength < 1.0:  # blended at full resolution, as the demo's strength control does
+        out_np = np.asarray(rgb, dtype=np.float32) + np.float32(strength) * (out_np - rgb)
     mask_np = mask[0, 0].contiguous().numpy()
     t2 = time.perf_counter()
     timings = {"downsample": t0 - start, "network": t1 - t0, "upsample": t2 - t1, "total": t2 - start}
-    return out_np, mask_np, timings, "fast" if resized else "native", (low_w, low_h)
+    return Correction(out_np, mask_np, timings, "fast" if resized else "native", (low_w, low_h), strength, suggested)
 
 
 def enhance_photo(
     photo: Photo, model, mode: str = "fast", long_side: int = WORKING_LONG_SIDE, colour: str = "photo",
-    tonal_range: str = "photo",
+    tonal_range: str = TONAL_RANGES[0], strength: float | None = None,
 ) -> EnhancedPhoto:
     """Correct a decoded ``Photo``; alpha, bit depth and greyscale-ness are carried over."""
-    out, mask, timings, ran, seen = correct_rgb(photo.rgb, model, mode, long_side, colour, tonal_range)
-    return EnhancedPhoto(replace(photo, rgb=out, warnings=list(photo.warnings)), mask, timings, ran, seen)
+    done = correct_rgb(photo.rgb, model, mode, long_side, colour, tonal_range, strength)
+    return EnhancedPhoto(replace(photo, rgb=done.rgb, warnings=list(photo.warnings)), done.exposure_map, done.timings,
+                         done.mode, done.working_size, done.strength, done.suggested)  # fmt: skip
 
 
 def enhance(
     image, model=None, mode: str = "fast", long_side: int = WORKING_LONG_SIDE, colour: str = "photo",
-    tonal_range: str = "photo",
+    tonal_range: str = TONAL_RANGES[0], strength: float | None = None,
 ) -> EnhanceResult:
     """Correct a PIL image or an (H, W, 3[+1]) uint8 / uint16 / float array.
 
@@ -148,8 +175,9 @@ def enhance(
     comes back upright; 16-bit colour comes back 8-bit through PIL, which has no such mode), the exposure map at image size and the timings.
     ``model=None`` loads the shipped weights once and reuses them. ``colour``: "photo" keeps
     the photo's hue and saturation (the default), "network" the network's own colours.
-    ``tonal_range``: "photo" keeps at least the photo's black and white points (the default),
-    "network" the network's own.
+    ``tonal_range``: "full" gives at least the photo's and a well-exposed photo's black and white
+    points (the default), "network" the network's own. ``strength``: 0 (the photo) to 1 (the full
+    correction); ``None`` (the default) takes the strength suggested for this photo, in ``.suggested``.
     """
     model = model if model is not None else _default_model()
     if isinstance(image, np.ndarray):
@@ -158,12 +186,13 @@ def enhance(
         photo = photo_from_pil(image)
     else:
         raise TypeError(f"expected a PIL image or a numpy array, got {type(image).__name__}")
-    done = enhance_photo(photo, model, mode, long_side, colour, tonal_range)
+    done = enhance_photo(photo, model, mode, long_side, colour, tonal_range, strength)
     if isinstance(image, np.ndarray):
         out = photo_to_array(done.photo, image.dtype if image.dtype in (np.uint8, np.uint16) else np.float32)
     else:
         out = photo_to_pil(done.photo)
-    return EnhanceResult(out, done.exposure_map, done.timings, done.mode, done.working_size, done.photo.warnings)
+    return EnhanceResult(out, done.exposure_map, done.timings, done.mode, done.working_size, done.photo.warnings,
+                         done.strength, done.suggested)  # fmt: skip
 
 
 _MODEL_CACHE: dict = {}

@@ -150,6 +150,21 @@ def test_strength_blends_without_rerunning(client, tmp_path):
     assert np.abs(h - (a + z) / 2).max() <= 1.0  # strength 0.5: half way (rounding)
 
 
+def test_without_a_strength_the_photo_gets_its_suggested_one(client, tmp_path):
+    """A well-exposed photo comes back (nearly) as it was, a dim one fully corrected."""
+    rng = np.random.default_rng(5)
+    good = (np.clip(rng.random((60, 80, 1)) * 0.9 + 0.04, 0, 1) * np.array([250, 240, 230])).astype(np.uint8)
+    for name, pixels, expected in (("good.png", good, 0.0), ("dim.png", (good * 0.4).astype(np.uint8), 1.0)):
+        path = write(tmp_path, name, png_bytes(Image.fromarray(pixels)))
+        result_path, _, info = client.predict(handle_file(str(path)), "fast", api_name="/enhance")  # no strength
+        assert info["suggested_strength"] == expected and info["strength"] == expected and info["strength_reason"]
+        out = np.asarray(Image.open(result_path).convert("RGB"))
+        if expected == 0.0:
+            np.testing.assert_array_equal(out, pixels)
+        else:
+            assert out.astype(np.float32).mean() > pixels.mean() + 10
+
+
 def test_full_resolution_over_its_cap_falls_back_with_a_warning(client, tmp_path):
     path = write(tmp_path, "native.png", png_bytes(Image.fromarray(mixed_photo(900, 300, seed=7))))
     result, _, info = enhance(client, path, mode="native")

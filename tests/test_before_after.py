@@ -24,7 +24,7 @@ def test_compare_adds_a_column_of_the_other_weights(tmp_path, one_torch_thread):
     photo.parent.mkdir()
     Image.fromarray(np.random.default_rng(0).integers(0, 255, (40, 60, 3), dtype=np.uint8)).save(photo)
     new, old = _weights(tmp_path / "new.pt", 0), _weights(tmp_path / "old.pt", 1)
-    args = [str(photo.parent), "--weights", str(new), "--device", "cpu", "--size", "60", "--columns", "1"]
+    args = [str(photo.parent), "--weights", str(new), "--device", "cpu", "--size", "60", "--columns", "1", "--strength", "1"]
     assert main(["before-after", *args, "-o", str(tmp_path / "plain.png")]) == 0
     assert main(["before-after", *args, "--compare", str(old), "-o", str(tmp_path / "both.png")]) == 0
     plain, both = Image.open(tmp_path / "plain.png"), Image.open(tmp_path / "both.png")

@@ -19,6 +19,7 @@ import shutil
 import urllib.parse
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -89,6 +90,9 @@ def test_upload_compare_download(server, tmp_path):
             assert page.locator("#recnet-map img").count() == 1
             assert "Done" in page.inner_text("#recnet-status")
             assert "Roland Tanglao" in page.inner_text("#recnet-status")  # the example's credit line
+            # the control starts at the strength suggested for this (badly exposed) photo, and says why
+            assert "Suggested strength 100%" in page.inner_text("#recnet-status")
+            assert page.locator("#recnet-strength input[type=number]").input_value() == "1"
 
             # the download link serves the full-resolution PNG
             step[0] = "download"
@@ -129,6 +133,32 @@ def test_upload_compare_download(server, tmp_path):
             toast.wait_for(timeout=120_000)
             assert page.eval_on_selector_all("#recnet-slider img", "imgs => imgs.map(i => i.src)") == before_error
             assert page.locator("#recnet-download a[download]").first.get_attribute("download").endswith("_50pct.png")
+
+            # a well-exposed photo starts at its suggested strength, 0: given back as it was
+            step[0] = "well exposed"
+            rng = np.random.default_rng(5)
+            good = (np.clip(rng.random((120, 160, 1)) * 0.9 + 0.04, 0, 1) * np.array([250, 240, 230])).astype(np.uint8)
+            good_path = tmp_path / "well_exposed.png"
+            Image.fromarray(good).save(good_path)
+            shown_before = page.eval_on_selector_all("#recnet-slider img", "imgs => imgs.map(i => i.src)")
+            page.set_input_files("#recnet-input input[type=file]", str(good_path))
+            page.wait_for_function(
+                "document.querySelector('#recnet-download a[download]')?.getAttribute('download')"
+                "?.startsWith('well_exposed')", timeout=120_000)
+            assert page.locator("#recnet-download a[download]").first.get_attribute("download").endswith("_0pct.png")
+            page.wait_for_function("document.querySelector('#recnet-strength input[type=number]').value === '0'",
+                                   timeout=60_000)
+            assert "Suggested strength 0%: looks well exposed" in page.inner_text("#recnet-status")
+            page.wait_for_function(  # the slider shows the new photo, both sides loaded
+                "srcs => { const imgs = [...document.querySelectorAll('#recnet-slider img')];"
+                " return imgs.length === 2 && imgs.every(i => !srcs.includes(i.src) && i.complete && i.naturalWidth > 0); }",
+                arg=shown_before, timeout=60_000)
+            page.screenshot(path=str(tmp_path / "well_exposed_page.png"))
+            number.fill("1")  # the person can still ask for all of it
+            number.press("Tab")
+            page.wait_for_function(
+                "document.querySelector('#recnet-download a[download]')?.getAttribute('download')"
+                "=== 'well_exposed_recnet.png'", timeout=120_000)
 
             # a phone-sized screen
             step[0] = "phone"

@@ -67,8 +67,8 @@ def test_pipeline_colour_option():
     torch.manual_seed(0)
     model = RECNet().eval()
     rgb = np.random.default_rng(3).random((24, 20, 3), dtype=np.float32)
-    network = correct_rgb(rgb, model, "native", colour="network", tonal_range="network")[0]
-    photo = correct_rgb(rgb, model, "native", colour="photo", tonal_range="network")[0]
+    network = correct_rgb(rgb, model, "native", colour="network", tonal_range="network", strength=1.0).rgb
+    photo = correct_rgb(rgb, model, "native", colour="photo", tonal_range="network", strength=1.0).rgb
     expected = keep_photo_colours(torch.from_numpy(rgb).permute(2, 0, 1), torch.from_numpy(network).permute(2, 0, 1))
     np.testing.assert_allclose(photo, expected.permute(1, 2, 0).numpy(), atol=1e-5)
     assert not np.allclose(photo, network, atol=1e-3)

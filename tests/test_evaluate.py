@@ -137,7 +137,7 @@ def test_native_mode_is_the_network_on_the_whole_image(random_weights):
 
     model = recnet.load_model(random_weights, "cpu")
     x = np.random.default_rng(0).random((20, 28, 3)).astype(np.float32)
-    raw = model_method(model, "native", colour="network", tonal_range="network")
+    raw = model_method(model, "native", colour="network", tonal_range="network", strength=1.0)
     np.testing.assert_allclose(raw(x), _direct(model, x), atol=1e-6)
 
 
@@ -151,9 +151,9 @@ def test_fast_mode_goes_through_enhance(pairs_dir, random_weights, capsys):
     x = np.random.default_rng(0).random((160, 224, 3)).astype(np.float32)
     fast = model_method(model, "fast", long_side=112)(x)
     # exactly the product's fast path, which really ran the network at 112x80 and upsampled
-    out, _, _, ran, seen = correct_rgb(x, model, "fast", 112)
-    assert ran == "fast" and seen == (112, 80)
-    np.testing.assert_array_equal(fast, out)
+    done = correct_rgb(x, model, "fast", 112)
+    assert done.mode == "fast" and done.working_size == (112, 80)
+    np.testing.assert_array_equal(fast, done.rgb)
     native = model_method(model, "native")(x)
     assert fast.shape == x.shape and not np.allclose(fast, native, atol=1e-3)  # not the native path
 

@@ -52,21 +52,22 @@ def test_fast_mode_within_working_size_is_native(model):
     rgb = smooth_texture(40, 56)
     fast = correct_rgb(rgb, model, "fast", long_side=64)
     native = correct_rgb(rgb, model, "native")
-    assert fast[3] == native[3] == "native" and fast[4] == (56, 40)
-    np.testing.assert_array_equal(fast[0], native[0])
-    np.testing.assert_array_equal(fast[1], native[1])
+    assert fast.mode == native.mode == "native" and fast.working_size == (56, 40)
+    np.testing.assert_array_equal(fast.rgb, native.rgb)
+    np.testing.assert_array_equal(fast.exposure_map, native.exposure_map)
 
 
 def test_fast_mode_resizes_and_reports(model):
     rgb = smooth_texture(180, 240)
     # the network's own range: black and white points of 96- and 240-px images differ a little
-    out, mask, timings, ran, seen = correct_rgb(rgb, model, "fast", long_side=96, tonal_range="network")
-    assert ran == "fast" and seen == (96, 72)
+    done = correct_rgb(rgb, model, "fast", long_side=96, tonal_range="network", strength=1.0)
+    out, mask, timings = done.rgb, done.exposure_map, done.timings
+    assert done.mode == "fast" and done.working_size == (96, 72) and done.strength == 1.0
     assert out.shape == rgb.shape and out.dtype == np.float32 and mask.shape == rgb.shape[:2]
     assert 0 <= out.min() and out.max() <= 1 and 0 <= mask.min() and mask.max() <= 1
     assert set(timings) >= {"downsample", "network", "upsample", "total"}
     # close to native where the model is smooth enough to be carried by a local affine transform
-    native = correct_rgb(rgb, model, "native", tonal_range="network")[0]
+    native = correct_rgb(rgb, model, "native", tonal_range="network", strength=1.0).rgb
     assert np.abs(out - native).mean() < 0.05
 
 
@@ -108,7 +109,8 @@ def test_the_correction_holds_up_to_the_borders(shipped, mode):
     photo = smooth_texture(480, 720, seed=3) * 0.6 + 0.2
     dark = photo * 0.45  # about 1.2 EV down in linear light
     # the network's own tonal range: the border is the network's matter (the range step is global)
-    out = recnet.enhance((dark * 255).astype(np.uint8), shipped, mode, long_side=360, tonal_range="network").image
+    out = recnet.enhance((dark * 255).astype(np.uint8), shipped, mode, long_side=360, tonal_range="network",
+                         strength=1.0).image
     out = out.astype(np.float32)
     luma = lambda x: x @ np.array([0.299, 0.587, 0.114], np.float32)  # noqa: E731
     gain = luma(out) / np.maximum(luma(dark * 255), 1.0)
