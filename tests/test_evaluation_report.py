@@ -86,13 +86,16 @@ def test_as_is_identity_model_is_harmless_and_a_darkening_one_is_not(tmp_path):
     photos = _photos(tmp_path / "photos")
     exact = report.as_is_section(lambda rgb: rgb, photos)
     assert exact["photos"] == 3 and [r["name"] for r in exact["per_image"]] == ["p0.png", "p1.png", "p2.png"]
-    assert exact["psnr"] > 200 and exact["ssim"] == pytest.approx(1.0) and exact["pass"]  # identical: mse 0
+    # identical: an infinite PSNR, capped so that the mean stays a mean, and counted
+    assert exact["psnr"] == report.AS_IS_PSNR_CAP and exact["unchanged"] == 3
+    assert exact["ssim"] == pytest.approx(1.0) and exact["pass"]
 
     # the same through the product's correction (fast mode, guided upsampling from 16 px; the network's own range)
-    same = report.as_is_section(model_method(Gain(1.0), "fast", 16, "photo", "network"), photos)
-    dark = report.as_is_section(model_method(Gain(0.5), "fast", 16, "photo", "network"), photos)
+    # (at full strength: the suggested one could leave these photos alone whatever the network does)
+    same = report.as_is_section(model_method(Gain(1.0), "fast", 16, "photo", "network", 1.0), photos)
+    dark = report.as_is_section(model_method(Gain(0.5), "fast", 16, "photo", "network", 1.0), photos)
     assert same["psnr"] >= report.MIN_AS_IS_PSNR_DB and same["pass"]
-    assert dark["psnr"] < 15 and dark["min_psnr"] <= dark["psnr"] and not dark["pass"]
+    assert dark["psnr"] < 15 and dark["min_psnr"] <= dark["psnr"] and not dark["pass"] and dark["unchanged"] == 0
     assert dark["target"]["min_psnr_db"] == 30.0
 
 
@@ -193,12 +196,13 @@ def test_cli_report_sections_combine_into_one_json(tmp_path, gain_model, capsys)
     out_file = tmp_path / "out" / "report.json"
     rc, result, err = _run(
         capsys, "--synthetic", str(photos), "--real-val", str(root), "--as-is", str(photos), "--tonal", str(photos),
-        "--json-out", str(out_file), "--long-side", "24",
+        "--json-out", str(out_file), "--long-side", "24", "--tonal-range", "network",
     )  # fmt: skip
     assert rc == 0
     assert json.loads(out_file.read_text()) == result  # the file holds the same report
     assert list(result["sections"]) == ["synthetic", "real_val", "as_is", "tonal"]
     assert result["mode"] == "fast" and result["colour"] == "photo" and result["long_side"] == 24  # product defaults
+    assert result["tonal_range"] == "network" and result["strength"] == "auto"
     assert result["weights"] is None and result["device"] == "cpu"
     head = subprocess.run(
         ["git", "rev-parse", "HEAD"], cwd=report.REPO_ROOT, capture_output=True, text=True, check=False
@@ -214,8 +218,8 @@ def test_cli_report_sections_combine_into_one_json(tmp_path, gain_model, capsys)
     assert "as_is [2/2]" in err and "targets: synthetic FAIL" in err  # progress on stderr
 
     gain_model.gain.fill_(0.5)  # darkens: harms the as-is photos
-    rc, dark, _ = _run(capsys, "--as-is", str(photos), "--quiet")
-    assert rc == 0 and list(dark["sections"]) == ["as_is"] and not dark["pass"]["as_is"]
+    rc, dark, _ = _run(capsys, "--as-is", str(photos), "--quiet", "--strength", "1")
+    assert rc == 0 and list(dark["sections"]) == ["as_is"] and not dark["pass"]["as_is"] and dark["strength"] == 1.0
 
 
 def test_all_runs_every_section_on_the_default_folders(monkeypatch, tmp_path, gain_model, capsys):
