@@ -37,6 +37,7 @@ from recnet.synthesis import (
     resize_image,
     rng_for,
 )
+from recnet.tonal_range import LUMA_601
 
 # near-duplicate scenes (the brackets README): each group stays on one side of the split
 NEAR_DUPLICATES = (
@@ -130,7 +131,8 @@ def fused_target(frames: list[np.ndarray]) -> np.ndarray:
 
     fused = cv2.createMergeMertens().process([np.ascontiguousarray(f[..., ::-1]) for f in frames])
     fused = np.clip(fused[..., ::-1], 0.0, 1.0).astype(np.float32)
-    y = 0.299 * fused[..., 0] + 0.587 * fused[..., 1] + 0.114 * fused[..., 2]
+    r, g, b = LUMA_601
+    y = r * fused[..., 0] + g * fused[..., 1] + b * fused[..., 2]
     black, white = float(np.percentile(y, BLACK_QUANTILE)), float(np.percentile(y, WHITE_QUANTILE))
     lo_in, lo_out = (black, TARGET_BLACK) if black > TARGET_BLACK else (0.0, 0.0)
     hi_in, hi_out = (white, TARGET_WHITE) if white < TARGET_WHITE else (1.0, 1.0)
