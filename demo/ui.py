@@ -207,6 +207,14 @@ def status_markdown(result: Result, info: dict | None, credit: str = "") -> str:
     return "  \n".join(lines)
 
 
+def error_markdown(state: dict, kept: bool) -> str:
+    """The status line after a refusal: the reason, and what the page still shows."""
+    lines = [f"**{state.get('error_title') or 'Could not process this photo'}:** {state['error']}"]
+    if kept:
+        lines.append(f"The result shown is still that of the previous photo ({state.get('name') or 'photo'}).")
+    return "  \n".join(lines)
+
+
 def build_ui(studio: Studio, examples: list[dict] | None = None, thumbs_dir: Path | None = None,
              weights_note: str = "") -> gr.Blocks:
     """The Blocks for ``studio`` (not yet queued or launched)."""
@@ -269,11 +277,22 @@ def build_ui(studio: Studio, examples: list[dict] | None = None, thumbs_dir: Pat
                                total=round(time.perf_counter() - started, 3))
         log(f"{name!r} {info['width']}x{info['height']} {info['mode']} strength {strength:g}: "
             f"{info['seconds']['total']:.2f} s{' (from memory)' if cached else ''}")
-        return str(download), str(exposure_map), info, {"key": result.key, "name": name, "strength": strength}
+        return str(download), str(exposure_map), info, {"key": result.key, "name": name, "strength": strength,
+                                                         "input": path}  # fmt: skip
 
-    def enhance_page(image: dict | None, mode: str = "fast"):
-        """The page's runs: a new photo starts at its suggested strength (``show`` moves the control there)."""
-        return enhance(image, mode, None)
+    def enhance_page(image: dict | None, mode: str = "fast", state: dict | None = None):
+        """The page's runs: a new photo starts at its suggested strength (``show`` moves the control there).
+
+        A refusal keeps the previous result whole (``show`` puts its photo back in the input box)
+        and leaves the reason in ``state`` for the status line, where it stays until the next action.
+        """
+        try:
+            return enhance(image, mode, None)
+        except gr.Error as exc:
+            gr.Warning(exc.message, title=exc.title)
+            failed = {"error": exc.message, "error_title": exc.title}
+            kept = {k: v for k, v in (state or {}).items() if k not in failed}
+            return gr.skip(), gr.skip(), gr.skip(), dict(kept, **failed)
 
     def show(state: dict | None, info: dict | None):
         try:
@@ -283,13 +302,17 @@ def build_ui(studio: Studio, examples: list[dict] | None = None, thumbs_dir: Pat
             raise
 
     def _show(state: dict | None, info: dict | None):
-        result = studio.store.get((state or {}).get("key"))
+        state = state or {}
+        result = studio.store.get(state.get("key"))
+        if state.get("error"):  # refused: the reason, and the previous photo back in the input box
+            previous = state.get("input") if result is not None and Path(state.get("input") or "").is_file() else None
+            return gr.skip(), gr.skip(), error_markdown(state, result is not None), gr.skip(), previous
         if result is None:
-            return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
         strength = float(state["strength"])  # the photo's suggested strength: the control moves there
         credit = credits.get(result.key.split("-")[0], "")
         return studio.preview_files(result, strength), studio.overlay_file(result), \
-            status_markdown(result, info, credit), strength
+            status_markdown(result, info, credit), strength, gr.skip()
 
     def reblend(state: dict | None, strength: float):
         if not state:
@@ -366,10 +389,10 @@ def build_ui(studio: Studio, examples: list[dict] | None = None, thumbs_dir: Pat
         api_trigger.click(enhance, inputs=[photo, mode, api_strength], outputs=outputs, api_name="enhance",
                           preprocess=False, **model_group)  # fmt: skip
         run_event = gr.on(
-            [run.click, photo.upload], enhance_page, inputs=[photo, mode], outputs=outputs,
+            [run.click, photo.upload], enhance_page, inputs=[photo, mode, state], outputs=outputs,
             api_visibility="private", show_progress_on=[slider, overlay], preprocess=False, **model_group,
         )
-        shown = [slider, overlay, status, strength]
+        shown = [slider, overlay, status, strength, photo]
         run_event.success(show, inputs=[state, info_json], outputs=shown, **ui_group).then(
             None, js=SCROLL_TO_RESULT)
         # "change", not "release": keyboard users move the slider with arrow keys (no pointer up);
@@ -379,7 +402,7 @@ def build_ui(studio: Studio, examples: list[dict] | None = None, thumbs_dir: Pat
         if examples:
             (
                 gallery.select(pick_example, inputs=None, outputs=[photo], queue=False, api_visibility="private")
-                .then(enhance_page, inputs=[photo, mode], outputs=outputs, api_visibility="private",
+                .then(enhance_page, inputs=[photo, mode, state], outputs=outputs, api_visibility="private",
                       show_progress_on=[slider, overlay], preprocess=False, **model_group)
                 .success(show, inputs=[state, info_json], outputs=shown, **ui_group)
                 .then(None, js=SCROLL_TO_RESULT)

@@ -129,10 +129,18 @@ def test_upload_compare_download(server, tmp_path):
             not_image = tmp_path / "notes.png"
             not_image.write_text("this is not a photo\n")
             page.set_input_files("#recnet-input input[type=file]", str(not_image))
-            toast = page.get_by_text("Not an image file", exact=False).first
-            toast.wait_for(timeout=120_000)
+            page.wait_for_function(  # the reason stays in the status line (a toast goes after 10 s)
+                "document.querySelector('#recnet-status')?.innerText.includes('Not an image file')", timeout=120_000)
+            status_text = page.inner_text("#recnet-status")
+            assert "still that of the previous photo" in status_text and "Done" not in status_text
             assert page.eval_on_selector_all("#recnet-slider img", "imgs => imgs.map(i => i.src)") == before_error
             assert page.locator("#recnet-download a[download]").first.get_attribute("download").endswith("_50pct.png")
+            # the input box shows the previous photo again, not a broken image
+            page.wait_for_function(
+                "(() => { const i = document.querySelector('#recnet-input img');"
+                " return i && i.complete && i.naturalWidth > 100; })()", timeout=60_000)
+            page.wait_for_timeout(300)
+            page.screenshot(path=str(tmp_path / "after_error.png"))
 
             # a well-exposed photo starts at its suggested strength, 0: given back as it was
             step[0] = "well exposed"
