@@ -294,6 +294,13 @@ def build_ui(studio: Studio, examples: list[dict] | None = None, thumbs_dir: Pat
             kept = {k: v for k, v in (state or {}).items() if k not in failed}
             return gr.skip(), gr.skip(), gr.skip(), dict(kept, **failed)
 
+    def rerun_for_mode(image: dict | None, mode: str = "fast", state: dict | None = None):
+        """The mode changed: the photo on the page is corrected again in that mode (at once when it
+        already was: results are kept per mode), so the result never stays from the other mode."""
+        if not uploaded_file(image)[0]:
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        return enhance_page(image, mode, state)
+
     def show(state: dict | None, info: dict | None):
         try:
             return _show(state, info)
@@ -355,7 +362,7 @@ def build_ui(studio: Studio, examples: list[dict] | None = None, thumbs_dir: Pat
                                      elem_id="recnet-strength")
                 run = gr.Button("Enhance", variant="primary", elem_id="recnet-run")
             with gr.Column(scale=6, min_width=320):
-                slider = gr.ImageSlider(label="Before / after: drag the handle", format="png",
+                slider = gr.ImageSlider(label="Before (left) / after (right): drag the handle", format="png",
                                         interactive=False, max_height=640, buttons=["fullscreen"],
                                         elem_id="recnet-slider")
                 status = gr.Markdown("Upload a photo, or click an example below.", elem_id="recnet-status")
@@ -388,13 +395,13 @@ def build_ui(studio: Studio, examples: list[dict] | None = None, thumbs_dir: Pat
         outputs = [download, map_file, info_json, state]
         api_trigger.click(enhance, inputs=[photo, mode, api_strength], outputs=outputs, api_name="enhance",
                           preprocess=False, **model_group)  # fmt: skip
-        run_event = gr.on(
-            [run.click, photo.upload], enhance_page, inputs=[photo, mode, state], outputs=outputs,
-            api_visibility="private", show_progress_on=[slider, overlay], preprocess=False, **model_group,
-        )
+        # the status line shows the queue position and progress too: a waiting request says so there
+        running = dict(api_visibility="private", show_progress_on=[slider, overlay, status], preprocess=False,
+                       **model_group)  # fmt: skip
         shown = [slider, overlay, status, strength, photo]
-        run_event.success(show, inputs=[state, info_json], outputs=shown, **ui_group).then(
-            None, js=SCROLL_TO_RESULT)
+        for fn, triggers in ((enhance_page, [run.click, photo.upload]), (rerun_for_mode, [mode.input])):
+            gr.on(triggers, fn, inputs=[photo, mode, state], outputs=outputs, **running).success(
+                show, inputs=[state, info_json], outputs=shown, **ui_group).then(None, js=SCROLL_TO_RESULT)
         # "change", not "release": keyboard users move the slider with arrow keys (no pointer up);
         # always_last collapses a drag into at most one run in flight and one after it
         strength.change(reblend, inputs=[state, strength], outputs=[download, slider, state], trigger_mode="always_last",
@@ -402,9 +409,10 @@ def build_ui(studio: Studio, examples: list[dict] | None = None, thumbs_dir: Pat
         if examples:
             (
                 gallery.select(pick_example, inputs=None, outputs=[photo], queue=False, api_visibility="private")
-                .then(enhance_page, inputs=[photo, mode, state], outputs=outputs, api_visibility="private",
-                      show_progress_on=[slider, overlay], preprocess=False, **model_group)
+                .then(enhance_page, inputs=[photo, mode, state], outputs=outputs, **running)
                 .success(show, inputs=[state, info_json], outputs=shown, **ui_group)
                 .then(None, js=SCROLL_TO_RESULT)
             )
+            # an uploaded photo is not an example: the gallery lets go of the one it highlighted
+            photo.upload(lambda: gr.Gallery(selected_index=None), None, gallery, queue=False, api_visibility="private")
     return blocks

@@ -168,6 +168,18 @@ def test_upload_compare_download(server, tmp_path):
                 "document.querySelector('#recnet-download a[download]')?.getAttribute('download')"
                 "=== 'well_exposed_recnet.png'", timeout=120_000)
 
+            # switching the mode corrects the photo again in that mode: the result is never stale
+            step[0] = "mode"
+            assert "Fast mode" in page.inner_text("#recnet-status")
+            page.get_by_label("Full resolution").check()
+            page.wait_for_function(
+                "document.querySelector('#recnet-status')?.innerText.includes('Full resolution mode')",
+                timeout=120_000)
+            page.get_by_label("Fast").check()
+            page.wait_for_function(
+                "document.querySelector('#recnet-status')?.innerText.includes('Fast mode')", timeout=120_000)
+            assert "from memory" in page.inner_text("#recnet-status")  # that mode's result was kept
+
             # a phone-sized screen
             step[0] = "phone"
             phone = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
