@@ -21,7 +21,7 @@ from recnet.tonal_range import TONAL_RANGES
 from recnet.pipeline import MODES, enhance_photo
 from recnet.image_io import ImageError, load_photo
 from recnet.sheets import BACKGROUND, PAD, grid, save_sheet, to_image
-from recnet.synthesis import IMAGE_SUFFIXES
+from recnet.image_io import IMAGE_SUFFIXES
 from recnet.weights import load_model
 
 LABEL_H = 14

@@ -21,14 +21,8 @@ from pathlib import Path
 from recnet.colour import COLOURS
 from recnet.strength import STRENGTH_HELP, parse_strength
 from recnet.tonal_range import TONAL_RANGES
-from recnet.image_io import DEFAULT_MAX_PIXELS, ImageError, load_photo, save_png
+from recnet.image_io import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES, ImageError, load_photo, save_png
 
-# Tried when found in a folder; anything else there is skipped silently. HEIC/AVIF/JPEG 2000
-# are listed so that the person hears why they were not processed rather than nothing.
-IMAGE_EXTENSIONS = frozenset(
-    ".jpg .jpeg .jpe .jfif .png .apng .tif .tiff .webp .bmp .dib .gif .ppm .pgm .pbm .pnm .tga"
-    " .jp2 .j2k .heic .heif .avif".split()
-)
 USAGE_ERROR = 2
 
 
@@ -129,7 +123,7 @@ def images_in_folder(folder: Path, recursive: bool, output_dir: Path) -> list[Pa
     return sorted(
         p
         for p in candidates
-        if p.suffix.lower() in IMAGE_EXTENSIONS
+        if p.suffix.lower() in IMAGE_SUFFIXES
         and not p.name.startswith(".")
         and p.is_file()
         and not (recursive and skip in p.resolve().parents)

@@ -36,7 +36,8 @@ from recnet.strength import parse_strength
 from recnet.tonal_range import TONAL_RANGES
 from recnet.metrics import image_scores
 from recnet.pipeline import WORKING_LONG_SIDE, correct_rgb
-from recnet.synthesis import IMAGE_SUFFIXES, PhotoFolder, rng_for, synthesize_pair
+from recnet.image_io import IMAGE_SUFFIXES
+from recnet.synthesis import PhotoFolder, rng_for, synthesize_pair
 
 Pair = tuple[str, np.ndarray, np.ndarray]  # (name, input, target), HxWx3 float32 in [0, 1]
 

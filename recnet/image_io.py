@@ -42,6 +42,14 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+# the file name endings a folder is searched for, by every command (enhance, evaluate, training,
+# sheets). HEIC/AVIF/JPEG 2000 are listed so that the person hears why one could not be read
+# rather than nothing
+IMAGE_SUFFIXES = frozenset(
+    ".jpg .jpeg .jpe .jfif .png .apng .tif .tiff .webp .bmp .dib .gif .ppm .pgm .pbm .pnm .tga"
+    " .jp2 .j2k .heic .heif .avif".split()
+)
+
 try:
     from PIL import ImageCms
 except ImportError:  # Pillow built without littlecms: profiles are then ignored (with a warning)

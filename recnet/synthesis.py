@@ -31,7 +31,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+from recnet.image_io import IMAGE_SUFFIXES
+
 # the datasets sit beside the repository (../shared/datasets from its root); read by path, never copied
 DATASETS = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
 MANIFEST = DATASETS / "manifest.csv"
