@@ -69,7 +69,6 @@ def preview(values: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return np.asarray(img)
 
 
-MODEL_MASK_BLUR_SIGMA = 3.0  # std (pixels at the working resolution) of the blur RECNet applies to its mask
 
 
 def blur(values: np.ndarray, sigma: float) -> np.ndarray:

@@ -25,6 +25,7 @@ import numpy as np
 from demo import imaging
 from demo.settings import Settings
 from demo.store import Result, ResultStore
+from recnet.model import BLUR_SIGMA
 from recnet.pipeline import WORKING_LONG_SIDE, enhance_photo
 from recnet.image_io import ImageError, ImageTooLargeError, Photo, encode_png, encode_png8, load_photo
 
@@ -197,7 +198,7 @@ class Studio:
                 # shown as the network used it: its region norm sees the map through a Gaussian blur
                 # (std 3 px at the working resolution), so the overlay is blurred the same way
                 working_long = max(result.info.get("working_size") or size)
-                sigma = imaging.MODEL_MASK_BLUR_SIGMA * max(size) / max(1, working_long)
+                sigma = BLUR_SIGMA * max(size) / max(1, working_long)  # the network's own mask blur, at this size
                 exposure_map = imaging.blur(imaging.preview(result.exposure_map, size), sigma)
                 result.overlay_preview = imaging.exposure_overlay(before, exposure_map)
                 result.before_preview = before

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from recnet.colour import COLOURS
+from recnet.pipeline import MODES
 from recnet.strength import STRENGTH_HELP, parse_strength
 from recnet.tonal_range import TONAL_RANGES
 from recnet.image_io import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES, ImageError, load_photo, save_png
@@ -37,7 +38,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output-dir", required=True, type=Path, metavar="OUTDIR", help="where the PNGs go")
     parser.add_argument(
         "--mode",
-        choices=("fast", "native"),
+        choices=MODES,
         default="fast",
         help="fast: run the network at a working resolution and carry the correction to full size "
         "(default); native: run it at full resolution (slower, more memory)",
