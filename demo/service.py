@@ -25,6 +25,7 @@ import numpy as np
 from demo import imaging
 from demo.settings import Settings
 from demo.store import Result, ResultStore
+from recnet.fast_inference import release_free_memory
 from recnet.model import BLUR_SIGMA
 from recnet.pipeline import WORKING_LONG_SIDE, enhance_photo
 from recnet.image_io import ImageError, ImageTooLargeError, Photo, encode_png, encode_png8, load_photo
@@ -126,6 +127,7 @@ class Studio:
             "prepare": round(time.perf_counter() - inferred, 3),
         }
         self.store.put(result)
+        release_free_memory()  # the network's temporaries: back to the OS, not kept by the heap
         return result, False
 
     def _result(self, key: str, photo: Photo, done, requested: str, warnings: list[str], pinned: bool) -> Result:
@@ -202,6 +204,7 @@ class Studio:
                 exposure_map = imaging.blur(imaging.preview(result.exposure_map, size), sigma)
                 result.overlay_preview = imaging.exposure_overlay(before, exposure_map)
                 result.before_preview = before
+                self.store.grew(result)  # the budget counts the previews too
         return result
 
     def preview_pair(self, result: Result, strength: float) -> tuple[np.ndarray, np.ndarray]:

@@ -68,15 +68,26 @@ class ResultStore:
             old = self._items.pop(result.key, None)
             result.pinned = result.pinned or (old is not None and old.pinned)
             self._items[result.key] = result
-            total = sum(r.nbytes for r in self._items.values())
-            for key in list(self._items):
-                if total <= self.max_bytes:
-                    break
-                victim = self._items[key]
-                if victim.pinned or key == result.key:
-                    continue
-                total -= victim.nbytes
-                del self._items[key]
+            self._evict(keep=result.key)
+
+    def grew(self, result: Result) -> None:
+        """``result`` holds more than when it was put (the page's previews): evict others to fit."""
+        with self._lock:
+            if result.key in self._items:
+                self._evict(keep=result.key)
+
+    def _evict(self, keep: str) -> None:
+        """Least recently used first, until everything held fits ``max_bytes`` (pinned results and
+        ``keep`` stay); called with the lock held."""
+        total = sum(r.nbytes for r in self._items.values())
+        for key in list(self._items):
+            if total <= self.max_bytes:
+                break
+            victim = self._items[key]
+            if victim.pinned or key == keep:
+                continue
+            total -= victim.nbytes
+            del self._items[key]
 
     def __contains__(self, key: str) -> bool:
         with self._lock:

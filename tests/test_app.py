@@ -321,3 +321,26 @@ def test_result_store_evicts_least_recent_but_keeps_pinned():
     assert "a" not in store and "b" in store and "example" in store
     store.put(result("c"))
     assert "b" not in store and "c" in store and "example" in store
+
+
+def test_the_store_budget_counts_the_page_previews(tmp_path, monkeypatch):
+    """Previews are made after a result is stored; they count against the same budget (the server
+    grew past its budget when they did not)."""
+    import torch
+
+    from demo.service import Studio
+    from demo.settings import Settings
+    from recnet.model import RECNet
+
+    # 1 MiB holds three 180x100 results with their previews (288,000 bytes each) and a fourth without
+    # them (126,000): the fourth's previews must evict the oldest
+    monkeypatch.setenv("RECNET_STORE_MB", "1")
+    torch.manual_seed(0)
+    studio = Studio(RECNet().eval(), Settings.from_env(gpu=False))
+    budget = studio.store.max_bytes
+    for seed in range(12):
+        path = write(tmp_path, f"p{seed}.png", png_bytes(Image.fromarray(mixed_photo(180, 100, seed))))
+        result, _ = studio.process(path)
+        studio.preview_files(result, 1.0)  # what the page shows: three display copies more
+        assert result.before_preview is not None and studio.store.nbytes <= budget
+    assert 1 < len(studio.store) < 12  # some kept, the oldest evicted
