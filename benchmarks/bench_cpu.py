@@ -245,8 +245,8 @@ def _end_to_end(model, path: str, repeat: int, load: ForeignLoad, long_side: int
     """decode -> enhance_photo(fast) -> PNG bytes; returns (times, split times, facts)."""
     import io
 
-    from recnet.pipeline import enhance_photo
     from recnet.image_io import encode_png, load_photo, photo_to_pil
+    from recnet.pipeline import enhance_photo
 
     encode = encode_png  # what the CLI and the demo write: Up filter, level-1 deflate on two threads
 
@@ -399,9 +399,10 @@ def markdown(report: dict) -> str:
         elif "encode_cli_level6_s" in r:  # results recorded before the CLI took the fast writer
             split += (f"; PNG {r['png_mb']} MB; other encoders: Pillow level 1 {r['encode_pillow_level1_s']:.3f}, "
                       f"CLI (Pillow level 6) {r['encode_cli_level6_s']:.3f}")
+        discarded = f" ({r['disturbed_runs_discarded']} discarded)" if r["disturbed_runs_discarded"] else ""
         lines.append(
             f"| {r['case']} | {size} | {r['median_s']:.3f} | {r['min_s']:.3f} | {r['max_s']:.3f} | {r['peak_rss_mb']:.0f} | "
-            f"{max(r['foreign_load']):.2f}{' (%d discarded)' % r['disturbed_runs_discarded'] if r['disturbed_runs_discarded'] else ''} | {split} |"
+            f"{max(r['foreign_load']):.2f}{discarded} | {split} |"
         )
     s = report["summary"]
     lines += ["", "Summary: " + ", ".join(f"{k} = {v}" for k, v in s.items()),
@@ -422,11 +423,11 @@ def quality(args) -> dict:
     import numpy as np
     import torch
 
-    from recnet.pipeline import correct_rgb
     from recnet.evaluate import synthetic_pairs, to_u8
     from recnet.fast_inference import tune_allocator
     from recnet.image_io import load_photo
     from recnet.metrics import psnr
+    from recnet.pipeline import correct_rgb
     from recnet.synthesis import PhotoFolder
     from recnet.weights import load_model
 
@@ -516,9 +517,9 @@ def upsample_oracle(args) -> str:
     import torch.nn.functional as F
 
     from recnet import guided_upsample as gu
-    from recnet.pipeline import working_size
     from recnet.evaluate import synthetic_pairs, to_u8
     from recnet.metrics import psnr
+    from recnet.pipeline import working_size
 
     torch.set_num_threads(args.threads)
     settings = [(1, 1e-4), (2, 1e-4), (4, 1e-3), (1, 1e-3), (2, 1e-5)]

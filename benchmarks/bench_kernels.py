@@ -138,7 +138,6 @@ def copy_bandwidth_gbps(device, smoke: bool, nbytes: int = 2**30) -> float:
     src = torch.empty(nbytes // 4, dtype=torch.float32, device=device).fill_(1.0)
     dst = torch.empty_like(src)
     median, _, _ = timed(lambda: dst.copy_(src), device, smoke)
-    del src, dst
     return 2 * nbytes / (median * 1e-3) / 1e9
 
 

@@ -25,7 +25,7 @@ m = load_model(sys.argv[1] if len(sys.argv) > 1 else None, device="cpu")
 STRENGTHS = S = (0.5, 0.75, 0.9, 1.0)
 def score(pairs):
     acc = {s: [] for s in S}
-    for name, inp, tgt in pairs:
+    for _name, inp, tgt in pairs:
         out = correct_rgb(inp, m, strength=1.0).rgb  # the full correction, blended below
         for s in S:
             b = inp + s * (out - inp)

@@ -11,13 +11,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageFilter
 
-
 PREVIEW_LONG_SIDE = 1600  # what the page shows: sharp on a 2x screen, light to send
 # the two colours of the exposure map overlay (blue / orange stay apart for colour-blind eyes)
 BRIGHTENED_RGB = (30, 136, 229)  # the model judged the region under-exposed and brightened it
 DARKENED_RGB = (255, 143, 0)  # the model judged the region over-exposed and toned it down
-BRIGHTENED_HEX = "#%02x%02x%02x" % BRIGHTENED_RGB
-DARKENED_HEX = "#%02x%02x%02x" % DARKENED_RGB
+BRIGHTENED_HEX = "#{:02x}{:02x}{:02x}".format(*BRIGHTENED_RGB)
+DARKENED_HEX = "#{:02x}{:02x}{:02x}".format(*DARKENED_RGB)
 
 
 def to_compact(values: np.ndarray, bit_depth: int) -> np.ndarray:

@@ -16,8 +16,8 @@ from pathlib import Path
 import gradio as gr
 import torch
 
-from demo.settings import Settings, cpu_count
 from demo.service import Studio
+from demo.settings import Settings, cpu_count
 from demo.ui import CSS, EXAMPLES_DIR, PASTE_TO_UPLOAD, build_ui, load_examples
 from kernels.dispatch import backend_name
 from recnet.pipeline import enhance_photo

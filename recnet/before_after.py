@@ -16,12 +16,11 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from recnet.colour import COLOURS
+from recnet.image_io import IMAGE_SUFFIXES, ImageError, load_photo
+from recnet.pipeline import MODES, enhance_photo
+from recnet.sheets import BACKGROUND, PAD, grid, save_sheet, to_image
 from recnet.strength import STRENGTH_HELP, parse_strength
 from recnet.tonal_range import TONAL_RANGES
-from recnet.pipeline import MODES, enhance_photo
-from recnet.image_io import ImageError, load_photo
-from recnet.sheets import BACKGROUND, PAD, grid, save_sheet, to_image
-from recnet.image_io import IMAGE_SUFFIXES
 from recnet.weights import load_model
 
 LABEL_H = 14

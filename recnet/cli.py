@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from recnet.colour import COLOURS
+from recnet.image_io import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES, ImageError, load_photo, save_png
 from recnet.pipeline import MODES
 from recnet.strength import STRENGTH_HELP, parse_strength
 from recnet.tonal_range import TONAL_RANGES
-from recnet.image_io import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES, ImageError, load_photo, save_png
 
 USAGE_ERROR = 2
 

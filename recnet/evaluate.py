@@ -32,12 +32,12 @@ import numpy as np
 
 from recnet.baselines import METHODS as BASELINES
 from recnet.colour import COLOURS
-from recnet.strength import parse_strength
-from recnet.tonal_range import TONAL_RANGES
+from recnet.image_io import IMAGE_SUFFIXES
 from recnet.metrics import image_scores
 from recnet.pipeline import WORKING_LONG_SIDE, correct_rgb
-from recnet.image_io import IMAGE_SUFFIXES
+from recnet.strength import parse_strength
 from recnet.synthesis import PhotoFolder, rng_for, synthesize_pair
+from recnet.tonal_range import TONAL_RANGES
 
 Pair = tuple[str, np.ndarray, np.ndarray]  # (name, input, target), HxWx3 float32 in [0, 1]
 

@@ -34,8 +34,8 @@ from PIL import Image
 
 from recnet.baselines import METHODS as BASELINES
 from recnet.evaluate import _read, evaluate_pairs, synthetic_pairs, to_u8
-from recnet.metrics import image_scores
 from recnet.image_io import IMAGE_SUFFIXES
+from recnet.metrics import image_scores
 from recnet.synthesis import DATASETS
 from recnet.tonal_range import LUMA_601
 

@@ -590,7 +590,7 @@ def _attention_matrix(q: torch.Tensor, k: torch.Tensor, temperature: torch.Tenso
 # ----------------------------------------------------------------------------- dispatch
 
 _override: bool | None = None
-_plans: "weakref.WeakKeyDictionary[torch.nn.Module, tuple]" = weakref.WeakKeyDictionary()
+_plans: weakref.WeakKeyDictionary[torch.nn.Module, tuple] = weakref.WeakKeyDictionary()
 
 
 def set_fast_inference(enabled: bool | None) -> None:

@@ -57,8 +57,8 @@ ratio 0.5), in [0, 3). Choices where the recipe is open, and why:
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from contextlib import contextmanager
-from typing import Callable, Sequence
 
 import torch
 import torch.nn as nn

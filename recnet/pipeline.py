@@ -26,11 +26,11 @@ import torch
 import torch.nn.functional as F
 
 from recnet.colour import COLOURS, keep_photo_colours
-from recnet.strength import Suggestion, suggest_strength
-from recnet.tonal_range import TONAL_RANGES, full_tonal_range
 from recnet.fast_inference import run_model
 from recnet.guided_upsample import downsample, guided_upsample
 from recnet.image_io import Photo, photo_from_array, photo_from_pil, photo_to_array, photo_to_pil
+from recnet.strength import Suggestion, suggest_strength
+from recnet.tonal_range import TONAL_RANGES, full_tonal_range
 
 MODES = ("fast", "native")
 WORKING_LONG_SIDE = 640  # long side the network sees in fast mode: benchmarks/README.md "CPU", measured choice

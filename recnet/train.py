@@ -41,8 +41,8 @@ from recnet.checkpoints import save_weights
 from recnet.losses import RecnetLoss
 from recnet.metrics import psnr, ssim
 from recnet.model import RECNet
-from recnet.train_step import make_train_step
 from recnet.synthesis import PhotoFolder, SynthesisConfig, augment, random_crop, resize_image, rng_for, synthesize_pair
+from recnet.train_step import make_train_step
 from recnet.weights import resolve_device
 
 CHECKPOINT_VERSION = 1

@@ -34,7 +34,7 @@ which inductor leaves to oneDNN, are most of the step; see
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.nn as nn

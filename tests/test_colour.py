@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from recnet.colour import FLOOR, keep_photo_colours, linear_to_srgb, luminance, srgb_to_linear
-from recnet.pipeline import correct_rgb
 from recnet.model import RECNet
+from recnet.pipeline import correct_rgb
 
 
 def random_rgb(seed: int, h: int = 9, w: int = 11) -> torch.Tensor:

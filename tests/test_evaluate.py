@@ -144,7 +144,6 @@ def test_native_mode_is_the_network_on_the_whole_image(random_weights):
 def test_fast_mode_goes_through_enhance(pairs_dir, random_weights, capsys):
     import recnet
     from recnet.evaluate import model_method
-
     from recnet.pipeline import correct_rgb
 
     model = recnet.load_model(random_weights, "cpu")

@@ -45,7 +45,7 @@ def make_model(blur: str = "rank1", seed: int = 0) -> RECNet:
     return model
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def shared_model(blur: str) -> tuple[RECNet, FastRECNet]:
     """A model and its fast copy, built once per blur kind for the read-only comparisons."""
     model = make_model(blur)

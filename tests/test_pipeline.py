@@ -6,12 +6,19 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from recnet import guided_upsample as gu
 import recnet
-from recnet.pipeline import MIN_WORKING_SIDE, MODES, WORKING_LONG_SIDE, correct_rgb, enhance, enhance_photo, working_size
+from recnet import guided_upsample as gu
 from recnet.image_io import photo_from_array
 from recnet.model import RECNet
-
+from recnet.pipeline import (
+    MIN_WORKING_SIDE,
+    MODES,
+    WORKING_LONG_SIDE,
+    correct_rgb,
+    enhance,
+    enhance_photo,
+    working_size,
+)
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -9,12 +9,12 @@ import pytest
 from PIL import Image
 
 from recnet.synthesis import (
-    black_toe,
-    highlight_shoulder,
     PhotoFolder,
     SynthesisConfig,
     augment,
+    black_toe,
     exposure_field,
+    highlight_shoulder,
     linear_to_srgb,
     load_photo,
     random_crop,
