@@ -19,7 +19,7 @@ import torch
 from demo.service import Studio
 from demo.settings import Settings, cpu_count
 from demo.ui import CSS, EXAMPLES_DIR, PASTE_TO_UPLOAD, build_ui, load_examples
-from kernels.dispatch import backend_name
+from recnet.fast_inference import backend_name
 from recnet.pipeline import enhance_photo
 from recnet.weights import load_model, resolve_device
 
@@ -73,7 +73,7 @@ def create_app(weights: str | None = None, device: str | None = None) -> App:
     def infer(photo, mode):
         return enhance_photo(photo, model, mode, strength=1.0)  # the page blends with the strength control
 
-    studio = Studio(model, settings, infer=infer, backend=backend_name(device), device_label=device_label(device))
+    studio = Studio(model, settings, infer=infer, backend=backend_name(model), device_label=device_label(device))
     examples = load_examples()
     thumbs = Path(tempfile.gettempdir()) / "recnet-demo-thumbnails"
     blocks = build_ui(studio, examples, thumbs_dir=thumbs, weights_note=weights_note(model))

@@ -68,6 +68,7 @@ __all__ = [
     "fast_inference_enabled",
     "fast_model",
     "run_model",
+    "backend_name",
     "set_fast_inference",
     "tune_allocator",
     "release_free_memory",
@@ -630,6 +631,18 @@ def uses_fast_path(model, image: torch.Tensor) -> bool:
     if any(p.device.type != "cpu" or p.dtype != torch.float32 for p in params):
         return False
     return not (torch.is_grad_enabled() and any(p.requires_grad for p in params))
+
+
+def backend_name(model) -> str:
+    """What runs the network of ``model`` (float32 inference), in words for logs and the page: the
+    folded CPU path where ``run_model`` takes it, else what ``kernels.dispatch`` picks per op."""
+    from kernels.dispatch import backend_name as kernels_backend
+
+    probe = next(model.parameters())
+    with torch.inference_mode():
+        if uses_fast_path(model, torch.empty(0, dtype=torch.float32, device=probe.device)):
+            return "PyTorch (folded CPU path)"
+    return kernels_backend(probe.device)
 
 
 def run_model(model, image: torch.Tensor) -> FastOutput:

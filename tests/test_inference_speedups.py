@@ -155,3 +155,12 @@ def test_flat_image_is_stable():
     image = torch.full((1, 3, 24, 24), 0.5) + 1e-4 * torch.rand(1, 3, 24, 24)
     ref_image, _ = reference(model, image)
     assert (FastRECNet(model)(image).image - ref_image).abs().max() < TOLERANCE
+
+
+def test_backend_name_says_what_runs_the_network(monkeypatch):
+    from recnet.fast_inference import backend_name
+
+    model = RECNet().eval()
+    assert backend_name(model) == "PyTorch (folded CPU path)"  # the CPU default, as run_model takes it
+    monkeypatch.setenv("RECNET_FAST_INFERENCE", "0")
+    assert backend_name(model) in ("PyTorch", "Triton kernels (interpreter)")  # what kernels.dispatch picks
