@@ -12,6 +12,7 @@ import numpy as np
 from PIL import Image, ImageFilter
 
 PREVIEW_LONG_SIDE = 1600  # what the page shows: sharp on a 2x screen, light to send
+DETAIL_SIDE = 640  # the page's 100 % view: a centre crop of this many pixels a side, at full resolution
 # the two colours of the exposure map overlay (blue / orange stay apart for colour-blind eyes)
 BRIGHTENED_RGB = (30, 136, 229)  # the model judged the region under-exposed and brightened it
 DARKENED_RGB = (255, 143, 0)  # the model judged the region over-exposed and toned it down
@@ -49,6 +50,13 @@ def blend(source: np.ndarray, corrected: np.ndarray, strength: float) -> np.ndar
     out = from_compact(source)
     out += np.float32(strength) * (from_compact(corrected) - out)
     return out
+
+
+def centre_crop(values: np.ndarray, side: int = DETAIL_SIDE) -> np.ndarray:
+    """The central ``side`` x ``side`` pixels of an (H, W, ...) array (all of a smaller side)."""
+    height, width = values.shape[:2]
+    top, left = max(0, (height - side) // 2), max(0, (width - side) // 2)
+    return values[top : top + side, left : left + side]
 
 
 def preview_size(width: int, height: int, long_side: int = PREVIEW_LONG_SIDE) -> tuple[int, int]:

@@ -212,6 +212,16 @@ class Studio:
         after = imaging.blended_array(result.before_preview, result.after_preview, None, strength)
         return result.before_preview, after
 
+    def detail_files(self, result: Result, strength: float) -> tuple[str, str]:
+        """(before, after) PNGs of the photo's centre at full resolution (the page's 100 % view)."""
+        source, corrected = imaging.centre_crop(result.source), imaging.centre_crop(result.corrected)
+        size = source.shape[1::-1]  # (w, h): not scaled, only made 8-bit
+        before = imaging.preview(source, size)
+        after = imaging.blended_array(before, imaging.preview(corrected, size), None, strength)
+        folder = self._fresh_dir()
+        return (str(imaging.write_file(encode_png8(before), folder / "detail_before.png")),
+                str(imaging.write_file(encode_png8(after), folder / "detail_after.png")))
+
     def preview_files(self, result: Result, strength: float) -> tuple[str, str]:
         """(before, after) display PNGs for the slider, written with the fast encoder."""
         before, after = self.preview_pair(result, strength)

@@ -313,26 +313,28 @@ def build_ui(studio: Studio, examples: list[dict] | None = None, thumbs_dir: Pat
         result = studio.store.get(state.get("key"))
         if state.get("error"):  # refused: the reason, and the previous photo back in the input box
             previous = state.get("input") if result is not None and Path(state.get("input") or "").is_file() else None
-            return gr.skip(), gr.skip(), error_markdown(state, result is not None), gr.skip(), previous
+            return gr.skip(), gr.skip(), error_markdown(state, result is not None), gr.skip(), previous, gr.skip()
         if result is None:
-            return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
         strength = float(state["strength"])  # the photo's suggested strength: the control moves there
         credit = credits.get(result.key.split("-")[0], "")
         return studio.preview_files(result, strength), studio.overlay_file(result), \
-            status_markdown(result, info, credit), strength, gr.skip()
+            status_markdown(result, info, credit), strength, gr.skip(), studio.detail_files(result, strength)
 
     def reblend(state: dict | None, strength: float):
+        nothing = gr.skip(), gr.skip(), gr.skip(), gr.skip()
         if not state:
-            return gr.skip(), gr.skip(), gr.skip()
+            return nothing
         strength = min(1.0, max(0.0, float(strength)))
         if abs(float(state.get("strength", -1.0)) - strength) < 1e-9:
-            return gr.skip(), gr.skip(), gr.skip()  # already shown and written at this strength (show moved the control)
+            return nothing  # already shown and written at this strength (show moved the control)
         result = studio.store.get(state.get("key"))
         if result is None:
             gr.Warning("That result is no longer in memory: press Enhance to run the photo again.")
-            return gr.skip(), gr.skip(), gr.skip()
+            return nothing
         download = studio.render(result, strength, state.get("name"))
-        return str(download), studio.preview_files(result, strength), dict(state, strength=strength)
+        return (str(download), studio.preview_files(result, strength), dict(state, strength=strength),
+                studio.detail_files(result, strength))  # fmt: skip
 
     def pick_example(evt: gr.SelectData):
         index = evt.index if isinstance(evt.index, int) else evt.index[0]
@@ -368,6 +370,10 @@ def build_ui(studio: Studio, examples: list[dict] | None = None, thumbs_dir: Pat
                 status = gr.Markdown("Upload a photo, or click an example below.", elem_id="recnet-status")
                 download = gr.File(label="Result: full resolution, lossless PNG", interactive=False, height=90,
                                    elem_id="recnet-download")
+                with gr.Accordion(f"Detail at 100 %: the centre {imaging.DETAIL_SIDE} px of the photo, before (left) "
+                                  "and after (right)", open=False, elem_id="recnet-detail-box"):
+                    detail = gr.ImageSlider(show_label=False, format="png", interactive=False, max_height=imaging.DETAIL_SIDE,
+                                            buttons=["fullscreen"], elem_id="recnet-detail")  # fmt: skip
             with gr.Column(scale=3, min_width=260):
                 overlay = gr.Image(label="Exposure map", format="png", interactive=False,
                                    buttons=["fullscreen"], elem_id="recnet-map")
@@ -398,13 +404,13 @@ def build_ui(studio: Studio, examples: list[dict] | None = None, thumbs_dir: Pat
         # the status line shows the queue position and progress too: a waiting request says so there
         running = dict(api_visibility="private", show_progress_on=[slider, overlay, status], preprocess=False,
                        **model_group)  # fmt: skip
-        shown = [slider, overlay, status, strength, photo]
+        shown = [slider, overlay, status, strength, photo, detail]
         for fn, triggers in ((enhance_page, [run.click, photo.upload]), (rerun_for_mode, [mode.input])):
             gr.on(triggers, fn, inputs=[photo, mode, state], outputs=outputs, **running).success(
                 show, inputs=[state, info_json], outputs=shown, **ui_group).then(None, js=SCROLL_TO_RESULT)
         # "change", not "release": keyboard users move the slider with arrow keys (no pointer up);
         # always_last collapses a drag into at most one run in flight and one after it
-        strength.change(reblend, inputs=[state, strength], outputs=[download, slider, state], trigger_mode="always_last",
+        strength.change(reblend, inputs=[state, strength], outputs=[download, slider, state, detail], trigger_mode="always_last",
                         **ui_group)
         if examples:
             (

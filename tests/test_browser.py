@@ -107,6 +107,18 @@ def test_upload_compare_download(server, tmp_path):
             result_png.write_bytes(body)
             with Image.open(result_png) as downloaded, Image.open(PHOTO) as original:
                 assert downloaded.size == original.size
+            # the 100 % view: the centre of the photo at full resolution, before and after
+            step[0] = "detail"
+            page.locator("#recnet-detail-box button").first.click()
+            page.wait_for_function(
+                "[...document.querySelectorAll('#recnet-detail img')].filter(i => i.complete && i.naturalWidth > 0)"
+                ".length === 2", timeout=60_000)
+            detail_widths = page.eval_on_selector_all("#recnet-detail img", "imgs => imgs.map(i => i.naturalWidth)")
+            with Image.open(PHOTO) as original:
+                assert detail_widths == [min(640, original.width)] * 2  # not scaled: one photo pixel per pixel
+            page.screenshot(path=str(tmp_path / "detail.png"), full_page=True)
+            page.locator("#recnet-detail-box button").first.click()  # closed again for the screenshots below
+
             page.evaluate("window.scrollTo(0, 0)")
             page.wait_for_timeout(300)
             page.screenshot(path=str(tmp_path / "desktop.png"))  # what the first screen shows
