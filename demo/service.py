@@ -15,9 +15,12 @@ import shutil
 import tempfile
 import threading
 import time
+import traceback
 import unicodedata
 import uuid
+import zipfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +36,25 @@ from recnet.pipeline import WORKING_LONG_SIDE, enhance_photo
 MODES = {"fast": "Fast", "native": "Full resolution"}
 OUTPUT_DIR = Path(tempfile.gettempdir()) / "recnet-demo"
 OUTPUT_MAX_AGE_S = 3600  # files we wrote are removed after an hour (Gradio serves its own copy)
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    file: str  # the uploaded file's name
+    output: str | None  # the PNG's name in the zip, or None if the photo failed
+    strength: float | None  # the strength it was written at (its suggested one)
+    error: str | None  # why it failed, for the person
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    zip_path: Path  # the corrected photos, lossless PNGs
+    items: tuple[BatchItem, ...]  # one per photo, in the order given
+
+    @property
+    def done(self) -> int:
+        return sum(item.output is not None for item in self.items)
 
 
 class DemoError(Exception):
@@ -212,6 +234,35 @@ class Studio:
         after = imaging.blended_array(result.before_preview, result.after_preview, None, strength)
         return result.before_preview, after
 
+    def process_batch(self, files: list[tuple[str, str]], mode: str = "fast",
+                      progress: Callable[[int, int, str], None] | None = None) -> BatchResult:  # fmt: skip
+        """Correct ``(path, name)`` photos one after another, each at its suggested strength, into one
+        zip of PNGs. A photo that fails costs only itself: its reason is in its ``BatchItem``."""
+        if not files:
+            raise DemoError("upload one or more photos first", title="No photos")
+        if len(files) > self.settings.max_batch:
+            raise DemoError(f"{len(files)} photos is more than this server takes at once "
+                            f"({self.settings.max_batch}): send them in smaller groups", title="Too many photos")
+        zip_path = self._fresh_dir() / "recnet_results.zip"
+        items, used = [], set()
+        with zipfile.ZipFile(zip_path, "w", compression=zipfile.ZIP_STORED) as archive:  # PNGs are compressed
+            for index, (path, name) in enumerate(files):
+                if progress is not None:
+                    progress(index, len(files), name)
+                try:
+                    result, _ = self.process(path, mode)
+                    strength = float(result.info["suggested_strength"])
+                    png = self.render(result, strength, name)
+                    output = _unique(png.name, used)
+                    archive.write(png, output)
+                    items.append(BatchItem(name, output, strength, None, tuple(result.info["warnings"])))
+                except DemoError as exc:
+                    items.append(BatchItem(name, None, None, str(exc)[:1].upper() + str(exc)[1:]))
+                except Exception as exc:  # a server fault costs this photo only; the log has it
+                    print(f"[demo] batch: {name!r} failed:\n{traceback.format_exc()}", flush=True)
+                    items.append(BatchItem(name, None, None, f"processing failed ({type(exc).__name__})"))
+        return BatchResult(zip_path, tuple(items))
+
     def detail_files(self, result: Result, strength: float) -> tuple[str, str]:
         """(before, after) PNGs of the photo's centre at full resolution (the page's 100 % view)."""
         source, corrected = imaging.centre_crop(result.source), imaging.centre_crop(result.corrected)
@@ -272,3 +323,14 @@ def describe_working_size(result: Result) -> str:
     if result.info["mode"] == "fast":
         return f"network at {w}×{h} (long side {WORKING_LONG_SIDE} px), correction carried to every pixel"
     return "the network saw every pixel"
+
+
+def _unique(name: str, used: set[str]) -> str:
+    """``name``, or ``name`` with a counter before its suffix if the zip already holds it."""
+    stem, suffix = Path(name).stem, Path(name).suffix
+    candidate, count = name, 1
+    while candidate in used:
+        count += 1
+        candidate = f"{stem}_{count}{suffix}"
+    used.add(candidate)
+    return candidate

@@ -207,6 +207,18 @@ def status_markdown(result: Result, info: dict | None, credit: str = "") -> str:
     return "  \n".join(lines)
 
 
+def batch_markdown(report: dict | None) -> str:
+    """The status under the batch's zip: how many were corrected, and each failure with its reason."""
+    if not report:
+        return gr.skip()
+    photos = report["photos"]
+    lines = [f"**Corrected {report['corrected']} of {len(photos)} photos** in {_seconds(report['seconds'])}; "
+             "the zip holds one PNG for each."]  # fmt: skip
+    lines += [f"**Not corrected:** {p['file']}: {p['error']}" for p in photos if p["error"]]
+    lines += [f"**Warning:** {p['file']}: {w}" for p in photos for w in p["warnings"]]
+    return "  \n".join(lines)
+
+
 def error_markdown(state: dict, kept: bool) -> str:
     """The status line after a refusal: the reason, and what the page still shows."""
     lines = [f"**{state.get('error_title') or 'Could not process this photo'}:** {state['error']}"]
@@ -293,6 +305,40 @@ def build_ui(studio: Studio, examples: list[dict] | None = None, thumbs_dir: Pat
             failed = {"error": exc.message, "error_title": exc.title}
             kept = {k: v for k, v in (state or {}).items() if k not in failed}
             return gr.skip(), gr.skip(), gr.skip(), dict(kept, **failed)
+
+    def enhance_batch(files: list | None, mode: str = "fast", progress=gr.Progress()):
+        """Correct several photos at once, each at its suggested strength.
+
+        Args:
+            files: the photos (up to the server's batch limit, each within its upload size).
+            mode: "fast" or "native", as for /enhance.
+
+        Returns:
+            a zip of the corrected photos as lossless PNGs, and a dict: per photo its file name, the
+            PNG's name in the zip (None if it failed), the strength applied, the reason it failed, warnings.
+        """
+        started = time.perf_counter()
+        paths = [uploaded_file(f) for f in (files or [])]
+        paths = [(path, name) for path, name in paths if path]
+
+        def step(index: int, count: int, name: str) -> None:
+            progress((index, count), desc=f"Photo {index + 1} of {count}: {name}", unit="photos")
+
+        try:
+            batch = studio.process_batch(paths, mode or "fast", step)
+        except DemoError as exc:
+            log(f"batch refused: {exc}")
+            raise gr.Error(str(exc)[:1].upper() + str(exc)[1:], title=exc.title, print_exception=False) from None
+        log(f"batch of {len(paths)}: {batch.done} corrected in {time.perf_counter() - started:.1f} s")
+        if batch.done == 0:
+            reasons = "; ".join(f"{i.file}: {i.error.rstrip('.')}" for i in batch.items)
+            raise gr.Error(f"None of the photos could be corrected ({reasons}).", title="Nothing corrected",
+                           print_exception=False)  # fmt: skip
+        report = {"photos": [dict(file=i.file, output=i.output, strength=i.strength, error=i.error,
+                                  warnings=list(i.warnings)) for i in batch.items],  # fmt: skip
+                  "corrected": batch.done, "failed": len(batch.items) - batch.done,
+                  "seconds": round(time.perf_counter() - started, 3)}
+        return str(batch.zip_path), report
 
     def rerun_for_mode(image: dict | None, mode: str = "fast", state: dict | None = None):
         """The mode changed: the photo on the page is corrected again in that mode (at once when it
@@ -386,6 +432,19 @@ def build_ui(studio: Studio, examples: list[dict] | None = None, thumbs_dir: Pat
         api_strength = gr.Number(None, label="strength", minimum=0, maximum=1, visible=False)
         api_trigger = gr.Button(visible=False)
 
+        with gr.Accordion(f"Several photos at once (up to {settings.max_batch})", open=False,
+                          elem_id="recnet-batch-box"):  # fmt: skip
+            with gr.Row(equal_height=False):
+                with gr.Column(scale=3, min_width=280):
+                    batch_files = gr.File(file_count="multiple", file_types=["image"], type="filepath",
+                                          label="Your photos", elem_id="recnet-batch-files")  # fmt: skip
+                    batch_run = gr.Button("Correct all", variant="primary", elem_id="recnet-batch-run")
+                with gr.Column(scale=6, min_width=320):
+                    batch_zip = gr.File(label="All results: a zip of full-resolution lossless PNGs", interactive=False,
+                                        elem_id="recnet-batch-zip")  # fmt: skip
+                    batch_status = gr.Markdown("Each photo is corrected at its suggested strength, in the mode "
+                                               "chosen above.", elem_id="recnet-batch-status")  # fmt: skip
+            batch_json = gr.JSON(visible=False)
         if examples:
             gallery = gr.Gallery(value=make_thumbnails(examples, thumbs_dir), label="Examples: click one to run it",
                                  columns=6, allow_preview=False, object_fit="cover", height="auto",
@@ -401,6 +460,11 @@ def build_ui(studio: Studio, examples: list[dict] | None = None, thumbs_dir: Pat
         outputs = [download, map_file, info_json, state]
         api_trigger.click(enhance, inputs=[photo, mode, api_strength], outputs=outputs, api_name="enhance",
                           preprocess=False, **model_group)  # fmt: skip
+        # its own group: one batch at a time, and single photos still get the model between its photos
+        batch_run.click(enhance_batch, inputs=[batch_files, mode], outputs=[batch_zip, batch_json],
+                        api_name="enhance_batch", preprocess=False, concurrency_id="batch", concurrency_limit=1,
+                        show_progress_on=[batch_status]).success(
+            batch_markdown, inputs=[batch_json], outputs=[batch_status], **ui_group)  # fmt: skip
         # the status line shows the queue position and progress too: a waiting request says so there
         running = dict(api_visibility="private", show_progress_on=[slider, overlay, status], preprocess=False,
                        **model_group)  # fmt: skip

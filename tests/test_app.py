@@ -102,11 +102,42 @@ def assert_still_serving(client: Client, tmp_path: Path) -> None:
 # ------------------------------------------------------------------ the endpoint
 
 
-def test_one_named_endpoint(client):
+def test_two_named_endpoints(client):
     api = client.view_api(print_info=False, return_format="dict")
-    assert list(api["named_endpoints"]) == ["/enhance"]
+    assert sorted(api["named_endpoints"]) == ["/enhance", "/enhance_batch"]
     params = [p["parameter_name"] for p in api["named_endpoints"]["/enhance"]["parameters"]]
     assert params == ["image", "mode", "strength"]
+    params = [p["parameter_name"] for p in api["named_endpoints"]["/enhance_batch"]["parameters"]]
+    assert params == ["files", "mode"]
+
+
+def test_several_photos_at_once_one_bad_file_costs_only_itself(client, tmp_path):
+    import zipfile
+
+    good = [write(tmp_path, f"batch{i}.png", png_bytes(Image.fromarray(mixed_photo(70 + i, 50, 300 + i)))) for i in range(2)]
+    bad = write(tmp_path, "notes.png", b"this is not a photo\n")
+    (tmp_path / "other").mkdir()
+    again = write(tmp_path / "other", "batch0.png", good[0].read_bytes())  # the same name as the first
+    zip_path, report = client.predict([handle_file(str(p)) for p in (good[0], bad, good[1], again)], "fast",
+                                      api_name="/enhance_batch")  # fmt: skip
+    assert report["corrected"] == 3 and report["failed"] == 1
+    rows = {(r["file"], r["output"]) for r in report["photos"]}
+    assert ("notes.png", None) in rows
+    failed = next(r for r in report["photos"] if r["output"] is None)
+    assert "Not an image file" in failed["error"]
+    with zipfile.ZipFile(zip_path) as archive:
+        names = archive.namelist()
+        assert sorted(names) == ["batch0_recnet.png", "batch0_recnet_2.png", "batch1_recnet.png"]  # same name: numbered
+        with Image.open(io.BytesIO(archive.read("batch1_recnet.png"))) as img:
+            assert img.format == "PNG" and img.size == (71, 50)
+
+
+def test_a_batch_over_the_limit_or_empty_is_refused(client, tmp_path):
+    path = write(tmp_path, "one.png", png_bytes(Image.fromarray(mixed_photo(40, 30, 9))))
+    with pytest.raises(gradio_client.exceptions.AppError, match="more than this server takes at once"):
+        client.predict([handle_file(str(path))] * 21, "fast", api_name="/enhance_batch")
+    with pytest.raises(gradio_client.exceptions.AppError, match="None of the photos could be corrected"):
+        client.predict([handle_file(str(write(tmp_path, "junk.png", b"junk")))], "fast", api_name="/enhance_batch")
 
 
 def test_served_without_analytics_and_with_an_upload_cap(server):

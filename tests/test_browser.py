@@ -192,6 +192,20 @@ def test_upload_compare_download(server, tmp_path):
                 "document.querySelector('#recnet-status')?.innerText.includes('Fast mode')", timeout=120_000)
             assert "from memory" in page.inner_text("#recnet-status")  # that mode's result was kept
 
+            # several photos at once: one zip, a line per photo that failed
+            step[0] = "batch"
+            page.locator("#recnet-batch-box button").first.click()
+            page.set_input_files("#recnet-batch-files input[type=file]", [str(PHOTO), str(good_path), str(not_image)])
+            page.click("#recnet-batch-run")
+            page.wait_for_function(
+                "document.querySelector('#recnet-batch-status')?.innerText.includes('Corrected 2 of 3 photos')",
+                timeout=180_000)
+            assert "notes.png" in page.inner_text("#recnet-batch-status")  # the bad file, named with its reason
+            zip_link = page.locator("#recnet-batch-zip a[download]").first
+            assert zip_link.get_attribute("download") == "recnet_results.zip"
+            assert page.request.get(zip_link.get_attribute("href")).body()[:2] == b"PK"
+            page.screenshot(path=str(tmp_path / "batch.png"), full_page=True)
+
             # a phone-sized screen
             step[0] = "phone"
             phone = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
