@@ -1,18 +1,22 @@
-"""The page (Gradio Blocks) and its one public HTTP endpoint, ``/enhance``.
+"""The page (Gradio Blocks) and its two public HTTP endpoints, ``/enhance`` and ``/enhance_batch``.
 
 Events:
 
-- ``enhance`` (public, ``api_name="enhance"``): file + mode + strength -> full-resolution PNG,
-  exposure map PNG, info dict. Triggered by the Enhance button and by an upload; the network
-  runs in the "model" concurrency group (one run at a time on a CPU).
-- ``show`` (private): after a successful ``enhance``, fills the before/after slider, the
-  exposure-map overlay and the status line from the stored result.
+- ``enhance`` (public, ``api_name="enhance"``): file + mode + strength (None: the photo's
+  suggested strength) -> full-resolution PNG, exposure map PNG, info dict; a refused file raises
+  ``gr.Error``. The network runs in the "model" concurrency group (one run at a time on a CPU).
+- ``enhance_page`` (private): the Enhance button, an upload, an example: ``enhance`` at the
+  suggested strength; a refusal leaves its reason in the state instead of raising.
+- ``rerun_for_mode`` (private): the mode changed, so the photo on the page runs again in it.
+- ``show`` (private): after those, fills the before/after slider, the exposure-map overlay, the
+  100 % detail, the status line and the strength control from the stored result; after a
+  refusal, the reason and the previous photo back in the input box (the previous result stays).
 - ``reblend`` (private): the strength control re-blends the stored result, never rerunning
   the network.
-- the examples gallery loads an example into the upload box and runs ``enhance`` on it; the
+- ``enhance_batch`` (public, ``api_name="enhance_batch"``): several files + mode -> a zip of
+  PNGs and a report; its own concurrency group, so single photos get the model between its photos.
+- the examples gallery loads an example into the upload box and runs ``enhance_page`` on it; the
   examples' results are precomputed in the background after start-up, so they open at once.
-
-A failed request raises ``gr.Error`` and changes no output: the previous result stays.
 """
 
 from __future__ import annotations
