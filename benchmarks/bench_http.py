@@ -17,6 +17,7 @@ Targets on a 2-vCPU machine: 1 MP under 1.5 s, 12 MP under 4 s.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import platform
@@ -156,7 +157,8 @@ def main() -> None:
         "benchmark": "HTTP API end to end (gradio_client -> python app.py -> /enhance), fast mode, strength 1",
         "command": " ".join(["python", *sys.argv]),
         "commit": git_commit(),
-        "weights": {"file": weights.name, "bytes": weights.stat().st_size if weights.is_file() else None},
+        "weights": {"file": weights.name, "bytes": weights.stat().st_size if weights.is_file() else None,
+                    "sha256": hashlib.sha256(weights.read_bytes()).hexdigest() if weights.is_file() else None},
         "machine": info_machine,
         "versions": versions(),
         "server_peak_rss_mib": round(peak_rss / 2**20) if peak_rss else None,
@@ -175,7 +177,8 @@ def markdown(report: dict) -> str:
         "# HTTP API end to end, fast mode",
         "",
         f"Command: `{report['command']}`  ",
-        f"Commit: `{report['commit']}`  ",
+        f"Commit: `{report['commit']}`; weights `{report['weights']['file']}` "
+        f"(sha256 {str(report['weights'].get('sha256'))[:12]})  ",
         f"Machine: {m['cpu']}, {m['usable_cpus']} usable CPUs, {m['memory']}; load average before "
         f"{m['load_average_before'][0]:.2f}, after {m['load_average_after'][0]:.2f}  ",
         f"Versions: Python {v['python']}, torch {v['torch']}, gradio {v['gradio']}, gradio_client "
