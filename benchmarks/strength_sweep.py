@@ -37,5 +37,5 @@ photos = PhotoFolder(DATASETS / "test")
 res["as_is"] = score([(str(i), photos[i], photos[i]) for i in range(len(photos))])
 n, pairs = synthetic_pairs(DATASETS / "test", 0)
 res["synthetic"] = score(pairs)
-res["weights"] = getattr(m, "weights_path", None)
+res["weights"] = m.weights_path
 print(json.dumps(res, indent=2))

@@ -87,7 +87,7 @@ class Studio:
         self._infer = infer or (lambda photo, mode: enhance_photo(photo, self.model, mode, strength=1.0))
         self._model_lock = threading.Lock()  # one network run at a time, whatever event asks
         self._preview_lock = threading.Lock()
-        path = getattr(model, "weights_path", None)
+        path = model.weights_path
         digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()[:12] if path and Path(path).is_file() else "none"
         self.weights_id = digest
 

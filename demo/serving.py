@@ -51,13 +51,13 @@ def device_label(device: torch.device) -> str:
 
 
 def weights_note(model) -> str:
-    meta = getattr(model, "weights_metadata", {}) or {}
+    meta = model.weights_metadata or {}
     parts = []
     if meta.get("iterations"):
         parts.append(f"{meta['iterations']:,} training iterations")
     if meta.get("crop") and meta.get("batch"):
         parts.append(f"batches of {meta['batch']} crops of {meta['crop']}x{meta['crop']}")
-    where = Path(getattr(model, "weights_path", "") or "").name
+    where = Path(model.weights_path or "").name
     return f"Weights: `{where}`" + (f" ({', '.join(parts)})." if parts else ".")
 
 

@@ -291,7 +291,7 @@ def run(args) -> int:
             from recnet.weights import load_model
 
             model = load_model(args.weights, args.device)
-            weights = getattr(model, "weights_path", args.weights)
+            weights = model.weights_path or args.weights
         except Exception as exc:  # no shipped weights yet, a bad file, no CUDA
             msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             print(f"error: cannot load RECNet weights: {msg} (use --no-model to evaluate only the baselines)",

@@ -177,6 +177,10 @@ class Refine(nn.Module):
 class RECNet(nn.Module):
     """RGB image in [0, 1], (B, 3, H, W), any H and W >= 1 -> ``RECNetOutput``."""
 
+    # where its weights came from, set by ``recnet.weights.load_model`` (None for a model built in code)
+    weights_path: str | None = None
+    weights_metadata: dict | None = None
+
     def __init__(self, c: int = CHANNELS, num_blocks: int = NUM_BLOCKS):
         super().__init__()
         self.stem = _conv(3, c, 3)

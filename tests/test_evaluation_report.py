@@ -28,6 +28,8 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 class Gain(torch.nn.Module):
     """A stand-in for RECNet: the image times ``gain`` (1: returns the photo unchanged)."""
 
+    weights_path = None  # as RECNet declares it: built in code, not loaded
+
     def __init__(self, gain: float):
         super().__init__()
         self.gain = torch.nn.Parameter(torch.tensor(float(gain)), requires_grad=False)
