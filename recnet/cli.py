@@ -193,6 +193,10 @@ def process(jobs: list[Job], model, enhance_photo, args, failures: list) -> int:
         for note in photo.warnings:
             progress.clear()
             print(f"warning: {job.source}: {note}", file=sys.stderr)
+        if args.strength is None and result.strength < 1.0:  # the suggestion held the correction back: say so
+            progress.clear()
+            print(f"note: {job.source}: corrected at {result.strength:.0%}, {result.suggested.reason} "
+                  "(--strength 1 for the full correction)", file=sys.stderr)  # fmt: skip
     progress.finish()
     return enhanced
 

@@ -182,3 +182,17 @@ def test_help_runs_as_a_module():
     )
     assert result.returncode == 0, result.stderr
     assert "OUTDIR" in result.stdout and "--mode" in result.stdout and "--overwrite" in result.stdout
+
+
+def test_a_photo_held_back_by_its_suggested_strength_is_named(tmp_path, weights, capsys):
+    """A well-exposed photo comes back (nearly) unchanged by default: the CLI says so, and how to get all of it."""
+    rng = np.random.default_rng(5)
+    good = (np.clip(rng.random((60, 80, 1)) * 0.9 + 0.04, 0, 1) * np.array([250, 240, 230])).astype(np.uint8)
+    Image.fromarray(good).save(tmp_path / "good.png")
+    Image.fromarray((good * 0.4).astype(np.uint8)).save(tmp_path / "dim.png")
+    assert enhance(str(tmp_path / "good.png"), str(tmp_path / "dim.png"), "-o", str(tmp_path / "out"), weights=weights) == 0
+    notes = [line for line in capsys.readouterr().err.splitlines() if line.startswith("note: ")]
+    assert len(notes) == 1 and "good.png: corrected at 0%" in notes[0] and "--strength 1" in notes[0]
+    np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "out" / "good.png")), good)
+    assert enhance(str(tmp_path / "good.png"), "-o", str(tmp_path / "full"), "--strength", "1", weights=weights) == 0
+    assert not [line for line in capsys.readouterr().err.splitlines() if line.startswith("note: ")]
