@@ -154,6 +154,13 @@ def test_upload_compare_download(server, tmp_path):
             page.wait_for_timeout(300)
             page.screenshot(path=str(tmp_path / "after_error.png"))
 
+            # an example clicked is highlighted in the gallery; an upload after it lets go of it
+            step[0] = "example"
+            page.locator("#recnet-examples .thumbnail-item").first.click()
+            page.wait_for_function(
+                "document.querySelector('#recnet-status')?.innerText.includes('Roland Tanglao')", timeout=120_000)
+            assert page.locator("#recnet-examples .thumbnail-item.selected").count() == 1
+
             # a well-exposed photo starts at its suggested strength, 0: given back as it was
             step[0] = "well exposed"
             rng = np.random.default_rng(5)
@@ -169,6 +176,7 @@ def test_upload_compare_download(server, tmp_path):
             page.wait_for_function("document.querySelector('#recnet-strength input[type=number]').value === '0'",
                                    timeout=60_000)
             assert "Suggested strength 0%: looks well exposed" in page.inner_text("#recnet-status")
+            assert page.locator("#recnet-examples .thumbnail-item.selected").count() == 0  # the upload is no example
             page.wait_for_function(  # the slider shows the new photo, both sides loaded
                 "srcs => { const imgs = [...document.querySelectorAll('#recnet-slider img')];"
                 " return imgs.length === 2 && imgs.every(i => !srcs.includes(i.src) && i.complete && i.naturalWidth > 0); }",
