@@ -214,6 +214,25 @@ def test_upload_compare_download(server, tmp_path):
             assert page.request.get(zip_link.get_attribute("href")).body()[:2] == b"PK"
             page.screenshot(path=str(tmp_path / "batch.png"), full_page=True)
 
+            # a request waiting for another one's network run says so on its status line
+            step[0] = "queue"
+            other = browser.new_page(viewport={"width": 1366, "height": 900})
+            other.goto(server.url)
+            other.wait_for_selector("#recnet-run", timeout=60_000)
+            big = tmp_path / "big.png"
+            Image.fromarray(np.random.default_rng(7).integers(0, 256, (1400, 1800, 3), dtype=np.uint8)).save(big)
+            other.get_by_label("Full resolution").check()
+            other.set_input_files("#recnet-input input[type=file]", str(big))  # seconds of network on one thread
+            page.wait_for_timeout(300)
+            small = tmp_path / "queued.png"
+            Image.fromarray(np.random.default_rng(8).integers(0, 256, (90, 120, 3), dtype=np.uint8)).save(small)
+            page.set_input_files("#recnet-input input[type=file]", str(small))
+            page.wait_for_function(
+                "/queue/i.test(document.querySelector('#recnet-status')?.innerText || '')", timeout=60_000)
+            page.wait_for_function(
+                "document.querySelector('#recnet-status')?.innerText.includes('Done')", timeout=180_000)
+            other.close()
+
             # a phone-sized screen
             step[0] = "phone"
             phone = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
