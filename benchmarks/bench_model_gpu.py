@@ -7,10 +7,10 @@
 Batch 1, the 8-channel RECNet with its blur frozen (``freeze_blur``: the Gaussian kernels are
 rank-1, so every row uses separable blurs, as inference does). Modes:
 
-- ``eager``: ``RECNET_KERNELS=torch``, the PyTorch reference;
+- ``eager``: ``RECNET_BACKEND=torch``, the PyTorch reference;
 - ``torch.compile``: ``torch.compile(model)`` of the reference (Inductor, default mode);
 - ``torch.compile+graphs``: ``mode="reduce-overhead"`` (Inductor with CUDA graphs);
-- ``ours``: ``RECNET_KERNELS=triton``, cuDNN for the convolutions, our fused kernels for the
+- ``ours``: ``RECNET_BACKEND=triton``, cuDNN for the convolutions, our fused kernels for the
   blur, region-aware normalization, channel attention and CALayer;
 - ``ours+graphs``: the same forward captured once in a CUDA graph and replayed (static input).
 

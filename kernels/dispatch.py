@@ -1,11 +1,13 @@
 """Decide, in this one place, which implementation the ops run: Triton kernels or the PyTorch reference.
 
-Rule (``use_triton``), checked in this order:
+One environment variable chooses what runs the network, ``RECNET_BACKEND`` (``auto``, ``torch`` or
+``triton``): this module reads it for the ops, ``recnet.fast_inference`` for the whole model (its
+folded CPU forward runs only under ``auto``). Rule for the ops (``use_triton``), in this order:
 
 1. autograd needs a backward (grad mode on and any tensor requires grad) -> reference: the
    kernels are forward-only;
-2. ``set_backend("torch")`` / ``RECNET_KERNELS=torch`` -> reference;
-3. ``set_backend("triton")`` / ``RECNET_KERNELS=triton`` -> Triton, on any device: CPU tensors
+2. ``set_backend("torch")`` / ``RECNET_BACKEND=torch`` -> reference;
+3. ``set_backend("triton")`` / ``RECNET_BACKEND=triton`` -> Triton, on any device: CPU tensors
    then need ``TRITON_INTERPRET=1`` (set before the first kernel is used), which runs the
    kernels through Triton's interpreter so the whole model can be checked on a CPU;
 4. ``auto`` (the default) -> Triton when it imports and every tensor lives on CUDA.
@@ -42,11 +44,23 @@ def set_backend(name: str | None) -> None:
     _override = name
 
 
-def requested_backend() -> str:
-    name = _override or os.environ.get("RECNET_KERNELS", "auto").strip().lower() or "auto"
+ENV = "RECNET_BACKEND"
+_RETIRED = ("RECNET_KERNELS", "RECNET_FAST_INFERENCE")  # the two switches it replaced
+
+
+def backend_from_env() -> str:
+    """``RECNET_BACKEND`` (default ``auto``), checked; a retired variable is refused, never ignored."""
+    for old in _RETIRED:
+        if old in os.environ:
+            raise ValueError(f"{old} was replaced by {ENV} (one of {_CHOICES}); unset {old}")
+    name = os.environ.get(ENV, "auto").strip().lower() or "auto"
     if name not in _CHOICES:
-        raise ValueError(f"RECNET_KERNELS must be one of {_CHOICES}, got {name!r}")
+        raise ValueError(f"{ENV} must be one of {_CHOICES}, got {name!r}")
     return name
+
+
+def requested_backend() -> str:
+    return _override or backend_from_env()
 
 
 def interpreting() -> bool:
@@ -66,10 +80,10 @@ def use_triton(*tensors: torch.Tensor) -> bool:
         return False
     if name == "triton":
         if not TRITON_AVAILABLE:
-            raise RuntimeError("RECNET_KERNELS=triton but triton does not import")
+            raise RuntimeError("RECNET_BACKEND=triton but triton does not import")
         if not interpreting() and not all(t.is_cuda for t in tensors):
             raise RuntimeError(
-                "RECNET_KERNELS=triton with tensors off CUDA needs TRITON_INTERPRET=1 "
+                "RECNET_BACKEND=triton with tensors off CUDA needs TRITON_INTERPRET=1 "
                 "(set before the first kernel runs) to run the kernels through Triton's interpreter"
             )
         return True

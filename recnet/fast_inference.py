@@ -40,8 +40,8 @@ about 1e-6 in practice) with folded weights and fewer, cheaper passes over memor
 Folding happens once, in float64, when a ``FastRECNet`` is built from a model; ``run_model``
 keeps one per model and rebuilds it when the weights change. ``run_model`` is what
 ``recnet.pipeline`` calls: the fast path for float32 CPU inference, the reference (and on CUDA
-its Triton kernels) otherwise, or always with ``set_fast_inference(False)`` /
-``RECNET_FAST_INFERENCE=0``.
+its Triton kernels) otherwise, or always with ``set_fast_inference(False)`` or
+``RECNET_BACKEND=torch`` / ``triton`` (the one switch, read in ``kernels/dispatch.py``).
 
 Process settings that matter as much as the maths (``tune_allocator``): glibc returns every
 freed block over 32 MB to the OS and page-faults it back on the next allocation, which at
@@ -595,7 +595,7 @@ _plans: weakref.WeakKeyDictionary[torch.nn.Module, tuple] = weakref.WeakKeyDicti
 
 
 def set_fast_inference(enabled: bool | None) -> None:
-    """Force the fast path on (True) or off (False); None returns to ``RECNET_FAST_INFERENCE`` (default on)."""
+    """Force the fast path on (True) or off (False); None returns to ``RECNET_BACKEND`` (on under ``auto``)."""
     global _override
     _override = enabled
 
@@ -603,7 +603,9 @@ def set_fast_inference(enabled: bool | None) -> None:
 def fast_inference_enabled() -> bool:
     if _override is not None:
         return _override
-    return os.environ.get("RECNET_FAST_INFERENCE", "1").strip().lower() not in ("0", "false", "off", "no")
+    from kernels.dispatch import requested_backend  # the one switch (RECNET_BACKEND): kernels/dispatch.py
+
+    return requested_backend() == "auto"
 
 
 def _weights_fingerprint(model: torch.nn.Module) -> tuple:

@@ -131,12 +131,18 @@ def test_run_model_dispatch_and_cache():
         assert uses_fast_path(trainable, image)
 
 
-def test_env_switch(monkeypatch):
+def test_one_env_switch_decides_the_folded_path(monkeypatch):
     model, image = make_model(), torch.rand(1, 3, 4, 4)
-    monkeypatch.setenv("RECNET_FAST_INFERENCE", "0")
-    assert not uses_fast_path(model, image)
-    monkeypatch.setenv("RECNET_FAST_INFERENCE", "1")
-    assert uses_fast_path(model, image)
+    for value, folded in (("torch", False), ("triton", False), ("auto", True)):
+        monkeypatch.setenv("RECNET_BACKEND", value)
+        assert uses_fast_path(model, image) is folded
+    monkeypatch.delenv("RECNET_BACKEND")
+    assert uses_fast_path(model, image)  # auto by default
+    for retired in ("RECNET_FAST_INFERENCE", "RECNET_KERNELS"):  # refused, never silently ignored
+        monkeypatch.setenv(retired, "0")
+        with pytest.raises(ValueError, match=f"{retired} was replaced by RECNET_BACKEND"):
+            uses_fast_path(model, image)
+        monkeypatch.delenv(retired)
 
 
 def test_without_onednn_post_ops(monkeypatch):
@@ -162,5 +168,5 @@ def test_backend_name_says_what_runs_the_network(monkeypatch):
 
     model = RECNet().eval()
     assert backend_name(model) == "PyTorch (folded CPU path)"  # the CPU default, as run_model takes it
-    monkeypatch.setenv("RECNET_FAST_INFERENCE", "0")
-    assert backend_name(model) in ("PyTorch", "Triton kernels (interpreter)")  # what kernels.dispatch picks
+    monkeypatch.setenv("RECNET_BACKEND", "torch")
+    assert backend_name(model) == "PyTorch"  # the reference, as kernels.dispatch picks it

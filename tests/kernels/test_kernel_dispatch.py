@@ -15,18 +15,18 @@ def _no_override():
 
 @pytest.mark.parametrize("value, expected", [("auto", "auto"), ("triton", "triton"), ("torch", "torch"), (" Torch ", "torch"), ("", "auto")])
 def test_env_values(monkeypatch, value, expected):
-    monkeypatch.setenv("RECNET_KERNELS", value)
+    monkeypatch.setenv("RECNET_BACKEND", value)
     assert dispatch.requested_backend() == expected
 
 
 def test_env_unset_is_auto(monkeypatch):
-    monkeypatch.delenv("RECNET_KERNELS", raising=False)
+    monkeypatch.delenv("RECNET_BACKEND", raising=False)
     assert dispatch.requested_backend() == "auto"
 
 
 def test_invalid_env_value_raises(monkeypatch):
-    monkeypatch.setenv("RECNET_KERNELS", "cuda")
-    with pytest.raises(ValueError, match="RECNET_KERNELS"):
+    monkeypatch.setenv("RECNET_BACKEND", "cuda")
+    with pytest.raises(ValueError, match="RECNET_BACKEND"):
         dispatch.use_triton(torch.zeros(1))
 
 
@@ -36,7 +36,7 @@ def test_invalid_set_backend_raises():
 
 
 def test_set_backend_overrides_env(monkeypatch):
-    monkeypatch.setenv("RECNET_KERNELS", "torch")
+    monkeypatch.setenv("RECNET_BACKEND", "torch")
     dispatch.set_backend("triton")
     assert dispatch.requested_backend() == "triton"
     dispatch.set_backend(None)
@@ -44,7 +44,7 @@ def test_set_backend_overrides_env(monkeypatch):
 
 
 def test_cpu_tensors_with_auto_use_the_reference(monkeypatch):
-    monkeypatch.delenv("RECNET_KERNELS", raising=False)
+    monkeypatch.delenv("RECNET_BACKEND", raising=False)
     assert not dispatch.use_triton(torch.zeros(2, 2))
     assert dispatch.backend_name("cpu") == "PyTorch"
 

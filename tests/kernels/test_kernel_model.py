@@ -1,4 +1,4 @@
-"""The whole RECNet with RECNET_KERNELS=triton (interpreter on CPU; CUDA when present) against the PyTorch reference."""
+"""The whole RECNet with RECNET_BACKEND=triton (interpreter on CPU; CUDA when present) against the PyTorch reference."""
 
 import pytest
 import torch
