@@ -64,6 +64,18 @@ class DemoError(Exception):
         super().__init__(message)
         self.title = title
 
+    @property
+    def sentence(self) -> str:
+        """The message as the page shows it, capitalised."""
+        text = str(self)
+        return text[:1].upper() + text[1:]
+
+
+def output_name(name: str | None, strength: float) -> str:
+    """The result's file name: ``<stem>_recnet.png``, with the strength in it when below 1."""
+    suffix = "" if strength >= 1.0 else f"_{round(strength * 100)}pct"
+    return f"{safe_stem(name)}_recnet{suffix}.png"
+
 
 def safe_stem(name: str | None) -> str:
     """A short, portable file-name stem from an uploaded file's name."""
@@ -199,13 +211,13 @@ class Studio:
 
     def render(self, result: Result, strength: float, name: str | None) -> Path:
         """The full-resolution PNG at ``strength``, written to a fresh file; returns its path."""
-        stem = safe_stem(name)
-        suffix = "" if strength >= 1.0 else f"_{round(strength * 100)}pct"
+        return imaging.write_file(self.png_bytes(result, strength), self._fresh_dir() / output_name(name, strength))
+
+    def png_bytes(self, result: Result, strength: float) -> bytes:
+        """The full-resolution PNG at ``strength``."""
         if result.bit_depth == 8 and not result.grey:  # the common case, straight from the 8-bit arrays
-            data = encode_png8(imaging.blended_array(result.source, result.corrected, result.alpha, strength))
-        else:  # 16-bit and greyscale photos go through recnet's Photo conversions
-            data = encode_png(self.blended_photo(result, strength))
-        return imaging.write_file(data, self._fresh_dir() / f"{stem}_recnet{suffix}.png")
+            return encode_png8(imaging.blended_array(result.source, result.corrected, result.alpha, strength))
+        return encode_png(self.blended_photo(result, strength))  # 16-bit and greyscale: recnet's Photo conversions
 
     def render_map(self, result: Result, name: str | None) -> Path:
         """The exposure map as a greyscale PNG at the photo's size (255 = brightened, 0 = toned down)."""
@@ -252,12 +264,11 @@ class Studio:
                 try:
                     result, _ = self.process(path, mode)
                     strength = float(result.info["suggested_strength"])
-                    png = self.render(result, strength, name)
-                    output = _unique(png.name, used)
-                    archive.write(png, output)
+                    output = _unique(output_name(name, strength), used)
+                    archive.writestr(output, self.png_bytes(result, strength))  # no file of its own first
                     items.append(BatchItem(name, output, strength, None, tuple(result.info["warnings"])))
                 except DemoError as exc:
-                    items.append(BatchItem(name, None, None, str(exc)[:1].upper() + str(exc)[1:]))
+                    items.append(BatchItem(name, None, None, exc.sentence))
                 except Exception as exc:  # a server fault costs this photo only; the log has it
                     print(f"[demo] batch: {name!r} failed:\n{traceback.format_exc()}", flush=True)
                     items.append(BatchItem(name, None, None, f"processing failed ({type(exc).__name__})"))

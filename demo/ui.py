@@ -273,7 +273,7 @@ def build_ui(studio: Studio, examples: list[dict] | None = None, thumbs_dir: Pat
             result, cached = studio.process(path, mode or "fast")
         except DemoError as exc:
             log(f"refused {name!r}: {exc}")
-            raise gr.Error(str(exc)[:1].upper() + str(exc)[1:], title=exc.title, print_exception=False) from None
+            raise gr.Error(exc.sentence, title=exc.title, print_exception=False) from None
         except Exception as exc:  # never a traceback for the person; the server log has it
             log(f"failed on {name!r}: {type(exc).__name__}: {exc}\n{traceback.format_exc()}")
             raise gr.Error("Something went wrong while processing this photo. Please try again, or try another "
@@ -332,7 +332,7 @@ def build_ui(studio: Studio, examples: list[dict] | None = None, thumbs_dir: Pat
             batch = studio.process_batch(paths, mode or "fast", step)
         except DemoError as exc:
             log(f"batch refused: {exc}")
-            raise gr.Error(str(exc)[:1].upper() + str(exc)[1:], title=exc.title, print_exception=False) from None
+            raise gr.Error(exc.sentence, title=exc.title, print_exception=False) from None
         log(f"batch of {len(paths)}: {batch.done} corrected in {time.perf_counter() - started:.1f} s")
         if batch.done == 0:
             reasons = "; ".join(f"{i.file}: {i.error.rstrip('.')}" for i in batch.items)
