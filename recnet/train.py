@@ -99,6 +99,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--val-seed", type=int, default=1234)
     parser.add_argument("--ckpt-every", type=int, default=25)
     parser.add_argument("--log-every", type=int, default=10)
+    parser.add_argument("--snapshot-every", type=int, default=0,
+                        help="also keep the weights every N iterations as iter-<N>.pt (0: none), to choose from later")  # fmt: skip
+    parser.add_argument("--workers", type=int, default=0,
+                        help="processes that make batches ahead of the step (0: made in the loop); "
+                             "batches stay a pure function of (seed, iteration)")  # fmt: skip
     parser.add_argument("--fresh", action="store_true", help="start over even if --out holds a checkpoint")
 
 
@@ -181,6 +186,31 @@ def training_batch(photos, iteration: int, settings: dict, config: SynthesisConf
     pairs = [training_sample(SOURCES[int(k)], photos, real, crop, settings["min_scale"], rng, config) for k in sources]
     to_tensor = lambda arrays: torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()  # noqa: E731
     return to_tensor([p[0] for p in pairs]), to_tensor([p[1] for p in pairs])
+
+
+class _Batches(torch.utils.data.Dataset):
+    """Iterations ``start..stop-1`` as a dataset, so a DataLoader's workers make batches ahead."""
+
+    def __init__(self, photos, settings: dict, config: SynthesisConfig, real, start: int, stop: int):
+        self.args, self.start, self.stop = (photos, settings, config, real), start, stop
+
+    def __len__(self) -> int:
+        return max(0, self.stop - self.start)
+
+    def __getitem__(self, index: int):
+        photos, settings, config, real = self.args
+        return training_batch(photos, self.start + index, settings, config, real)
+
+
+def batch_stream(photos, settings: dict, config: SynthesisConfig, real, start: int, stop: int, workers: int):
+    """The batches of iterations ``start..stop-1`` in order: made here, or by ``workers`` processes.
+
+    Either way each batch is ``training_batch(..., iteration, ...)``, so the run is the same."""
+    batches = _Batches(photos, settings, config, real, start, stop)
+    if workers <= 0:
+        return (batches[i] for i in range(len(batches)))
+    return iter(torch.utils.data.DataLoader(batches, batch_size=None, shuffle=False, num_workers=workers,
+                                            prefetch_factor=4, pin_memory=torch.cuda.is_available()))  # fmt: skip
 
 
 def _as_tensors(inp: np.ndarray, target: np.ndarray):
@@ -369,6 +399,7 @@ def run(args: argparse.Namespace) -> int:
         }
 
     window, window_start, val = [], time.monotonic(), None
+    stream = batch_stream(photos, settings, config, real, iteration, args.iters, args.workers)
     with _StopFlag() as flag:
         while iteration < args.iters and not flag.stop:
             if budget is not None and time.monotonic() - started >= budget:
@@ -377,7 +408,7 @@ def run(args: argparse.Namespace) -> int:
             lr = learning_rate(iteration, settings["lr"], args.iters, args.warmup)
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            inp, target = training_batch(photos, iteration, settings, config, real)
+            inp, target = next(stream)
             inp = inp.to(device, memory_format=torch.channels_last)
             target = target.to(device)
             loss, parts = train_step(inp, target)
@@ -402,6 +433,8 @@ def run(args: argparse.Namespace) -> int:
                     best_score = val["score"]
                     save_weights(model, out / "best.pt", weights_metadata(val))
                 window_start = time.monotonic()  # validation time is not training speed
+            if args.snapshot_every and iteration % args.snapshot_every == 0:
+                save_weights(model, out / f"iter-{iteration}.pt", weights_metadata({}))
             if iteration % args.ckpt_every == 0:
                 save_checkpoint()
     save_checkpoint()

@@ -126,3 +126,33 @@ def test_a_resumed_run_keeps_its_mix_unless_given_and_logs_a_change(tmp_path):
     lines = [json.loads(x) for x in (out / "log.jsonl").read_text().splitlines()]
     assert {"iter": 2, "changed": {"mix": ["synthetic=1", "identity=1"]}} in lines
     assert not any("changed" in x and x["iter"] == 1 for x in lines)
+
+
+def test_worker_processes_make_the_same_batches_in_the_same_order():
+    p = photos()
+    s = settings(mix="synthetic=1,mild=1,identity=1")
+    here = list(train.batch_stream(p, s, SynthesisConfig(), None, 5, 9, workers=0))
+    ahead = list(train.batch_stream(p, s, SynthesisConfig(), None, 5, 9, workers=2))
+    assert len(here) == len(ahead) == 4
+    for (a, b), (c, d) in zip(here, ahead):
+        torch.testing.assert_close((a, b), (c, d), rtol=0, atol=0)
+    torch.testing.assert_close(here[0], train.training_batch(p, 5, s, SynthesisConfig()), rtol=0, atol=0)
+
+
+def test_snapshots_keep_the_weights_every_n_iterations(tmp_path):
+    _write_photos(tmp_path / "train", 2)
+    out = tmp_path / "run"
+    parser = __import__("argparse").ArgumentParser()
+    train.configure(parser)
+    args = ["--photos", str(tmp_path / "train"), "--out", str(out), "--crop", "16", "--batch", "2", "--no-luma-filter",
+            "--threads", "1", "--mix", "synthetic=1", "--iters", "4", "--snapshot-every", "2", "--workers", "1"]  # fmt: skip
+    assert train.run(parser.parse_args(args)) == 0
+    assert sorted(f.name for f in out.glob("iter-*.pt")) == ["iter-2.pt", "iter-4.pt"]
+    state = torch.load(out / "checkpoint.pt", weights_only=True)
+    from recnet.checkpoints import load_weights
+    from recnet.model import RECNet
+
+    model = RECNet()
+    load_weights(model, out / "iter-4.pt")
+    for name, value in model.state_dict().items():  # the last snapshot is the final model
+        torch.testing.assert_close(value, state["model"][name], msg=name)
