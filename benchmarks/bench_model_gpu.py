@@ -58,7 +58,7 @@ def build_model(device, dtype):
     factors = [block.norm.blur_factors for block in model.blocks]  # fp32, found before any rounding to 16 bits
     model = model.to(device=device, dtype=dtype)
     for block, pair in zip(model.blocks, factors):
-        block.norm.blur_factors = tuple(f.to(device) for f in pair)
+        block.norm.blur_column, block.norm.blur_row = (f.to(device) for f in pair)  # kept in fp32
     return model
 
 

@@ -69,14 +69,22 @@ class RegionAwareNorm(nn.Module):
         self.fuse_under = _conv(2 * c, c, 1)
         self.fuse_over = _conv(2 * c, c, 1)
         self.alpha = nn.Parameter(torch.full((1,), 0.5))
-        self.blur_factors = None  # (column, row) once ``freeze_blur`` found the kernel rank-1
+        # the separable form once ``freeze_blur`` found the kernel rank-1: buffers, so ``.to()`` moves
+        # them with the model (a plain attribute stayed on the CPU when training moved to CUDA)
+        self.register_buffer("blur_column", None, persistent=False)
+        self.register_buffer("blur_row", None, persistent=False)
+
+    @property
+    def blur_factors(self) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """(column, row) of the frozen rank-1 blur, or None."""
+        return None if self.blur_column is None else (self.blur_column, self.blur_row)
 
     def freeze_blur(self) -> bool:
         """Stop training the blur and use its separable form if it is rank-1; True if it is."""
         self.blur_kernel.requires_grad_(False)
         factors = separable_factors(self.blur_kernel)
-        device = self.blur_kernel.device
-        self.blur_factors = None if factors is None else tuple(f.to(device) for f in factors)
+        column, row = (None, None) if factors is None else (f.to(self.blur_kernel) for f in factors)
+        self.blur_column, self.blur_row = column, row
         return factors is not None
 
     def region_masks(self, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

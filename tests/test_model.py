@@ -150,3 +150,10 @@ def test_output_is_clamped_y_plus_1e5():
         model.refine.conv_last.bias.copy_(torch.tensor([-1.0, 0.25, 2.0]))
         out = model(torch.rand(1, 3, 5, 5)).image
     assert torch.all(out[0, 0] == 0) and torch.allclose(out[0, 1], torch.tensor(0.25 + 1e-5)) and torch.all(out[0, 2] == 1)
+def test_frozen_blur_factors_move_with_the_model():
+    model = RECNet()
+    assert model.freeze_blur()
+    model = model.to(torch.float64)
+    column, row = model.blocks[0].norm.blur_factors
+    assert column.dtype == row.dtype == torch.float64
+    assert "blocks.0.norm.blur_column" not in model.state_dict()  # not saved: checkpoints unchanged
