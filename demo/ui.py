@@ -102,6 +102,20 @@ def log(message: str) -> None:
     print(f"[demo {time.strftime('%H:%M:%S')}] {message}", flush=True)
 
 
+def queued_seconds() -> float | None:
+    """How long the running event sat in Gradio's queue before its function started; None if not known.
+
+    Gradio keeps the enqueue time on its queue's event, not on the request it hands the function:
+    read it through the event id Gradio sets for the running function (guarded: internals)."""
+    try:
+        from gradio.context import LocalContext
+
+        event = LocalContext.blocks.get()._queue.event_ids_to_events[LocalContext.event_id.get()]
+        return max(0.0, time.monotonic() - event.enqueue_time)
+    except Exception:  # another Gradio, or called outside a queued event (tests, direct calls)
+        return None
+
+
 def uploaded_file(payload) -> tuple[str | None, str | None]:
     """(path, original file name) of the image input's raw payload.
 
@@ -202,7 +216,8 @@ def status_markdown(result: Result, info: dict | None, credit: str = "") -> str:
     ]
     if not (info or {}).get("cached") and "network" in seconds:
         lines.append(f"network {_seconds(seconds['network'])}, upsampling {_seconds(seconds['upsample'])}, "
-                     f"decoding {_seconds(seconds['decode'])}, PNG {_seconds(seconds.get('png', 0.0))}")
+                     f"decoding {_seconds(seconds['decode'])}, PNG {_seconds(seconds.get('png', 0.0))}"
+                     + (f"; first waited {_seconds(seconds['waited'])} for other photos" if seconds.get("waited", 0) >= 0.5 else ""))
     lines.append(f"Brightened {meta['brightened_share']:.0%} of the photo, toned down {meta['darkened_share']:.0%}.")
     lines.append(f"Suggested strength {meta['suggested_strength']:.0%}: {meta['strength_reason']}.")
     lines += [f"**Warning:** {w}" for w in meta["warnings"]] + [f"**Note:** {n}" for n in meta["notes"]]
@@ -255,7 +270,7 @@ def build_ui(studio: Studio, examples: list[dict] | None = None, thumbs_dir: Pat
             the exposure map as a greyscale PNG of the same size (255 = brightened, was under-exposed;
             0 = toned down, was over-exposed), and a dict of facts (size, mode, timings, backend, warnings).
         """
-        started = time.perf_counter()
+        started, queued = time.perf_counter(), queued_seconds()
         path, name = uploaded_file(image)
         if not path:  # a person's slip, not a server fault: one log line, no traceback
             log("enhance: refused, no photo")
@@ -291,6 +306,8 @@ def build_ui(studio: Studio, examples: list[dict] | None = None, thumbs_dir: Pat
         info = dict(result.info, file=download.name, strength=strength, cached=cached)
         info["seconds"] = dict(result.info.get("seconds", {}), png=round(png_seconds, 3),
                                total=round(time.perf_counter() - started, 3))
+        if queued is not None and not cached:  # waited: Gradio's queue, then behind another run in the server
+            info["seconds"].update(queued=round(queued, 3), waited=round(queued + info["seconds"].get("waited", 0.0), 3))
         log(f"{name!r} {info['width']}x{info['height']} {info['mode']} strength {strength:g}: "
             f"{info['seconds']['total']:.2f} s{' (from memory)' if cached else ''}")
         return str(download), str(exposure_map), info, {"key": result.key, "name": name, "strength": strength,

@@ -166,6 +166,19 @@ def test_example_corrected_at_full_size(client):
     assert info2["cached"] is True and again.read_bytes() == result.read_bytes()
 
 
+def test_time_in_the_queue_is_counted_as_waiting(client, tmp_path):
+    """Three photos at once on a one-run-at-a-time server: Gradio queues two of them, and their
+    info says so (it said 0.0 after 12 s in the queue: the queue is outside the function)."""
+    paths = [write(tmp_path, f"queued_{i}.png", png_bytes(Image.fromarray(mixed_photo(900, 700, seed=500 + i))))
+             for i in range(3)]  # fmt: skip
+    jobs = [client.submit(handle_file(str(p)), "native", 1.0, api_name="/enhance") for p in paths]
+    infos = [job.result(timeout=600)[2] for job in jobs]
+    seconds = [info["seconds"] for info in infos]
+    assert all(s["waited"] >= s["queued"] >= 0 for s in seconds), seconds
+    shortest_run = min(s["model_total"] for s in seconds)
+    assert max(s["queued"] for s in seconds) >= 0.8 * shortest_run, seconds  # the last waited for a run at least
+
+
 def test_strength_blends_without_rerunning(client, tmp_path):
     pixels = mixed_photo(80, 60, seed=101)
     path = write(tmp_path, "blend.png", png_bytes(Image.fromarray(pixels)))
