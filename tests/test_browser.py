@@ -229,8 +229,10 @@ def test_upload_compare_download(server, tmp_path):
             page.set_input_files("#recnet-input input[type=file]", str(small))
             page.wait_for_function(
                 "/queue/i.test(document.querySelector('#recnet-status')?.innerText || '')", timeout=60_000)
-            page.wait_for_function(
-                "document.querySelector('#recnet-status')?.innerText.includes('Done')", timeout=180_000)
+            page.wait_for_function(  # the queued photo's own result (the previous one's "Done" shows meanwhile)
+                "document.querySelector('#recnet-status')?.innerText.includes('120×90')", timeout=180_000)
+            assert "waited" in page.inner_text("#recnet-status")  # and, once done, how long it waited
+            page.screenshot(path=str(tmp_path / "waited.png"))
             other.close()
 
             # a phone-sized screen
