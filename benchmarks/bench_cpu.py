@@ -2,9 +2,9 @@
 
     python benchmarks/bench_cpu.py                         # everything, 2 threads, results/cpu_<time>.*
     quiet-run python benchmarks/bench_cpu.py               # on our shared machines: training paused (~3 min)
-    python benchmarks/bench_cpu.py --cases native_fast_512,fast_12mp --repeat 3
+    python benchmarks/bench_cpu.py --cases native_folded_512,fast_12mp --repeat 3
     python benchmarks/bench_cpu.py --quality               # fast vs native PSNR per working resolution
-    python benchmarks/bench_cpu.py --profile 1024 --threads 1  # torch.profiler tables, reference and fast
+    python benchmarks/bench_cpu.py --profile 1024 --threads 1  # torch.profiler tables, reference and folded
 
 Every case runs in its own fresh Python process (so each peak memory is its own), loads the
 model the way the product does (``recnet.load_model``), runs once to warm up and then
@@ -17,8 +17,8 @@ Cases:
   S x S crop of a photo (default process settings);
 - ``native_ref_<S>_tuned``: the same with ``tune_allocator()`` (the optimized path's process
   setting), to show what the allocator alone is worth;
-- ``native_fast_<S>``: ``recnet.fast_inference.run_model`` (what ``recnet.pipeline`` calls);
-- ``native_fast_<S>_fullrank``: the same with blur kernels perturbed off rank 1 (as trained
+- ``native_folded_<S>``: ``recnet.folded.run_model`` (what ``recnet.pipeline`` calls);
+- ``native_folded_<S>_fullrank``: the same with blur kernels perturbed off rank 1 (as trained
   official checkpoints are), which takes the FFT blur;
 - ``fast_1mp`` / ``fast_12mp``: end to end as the demo does it, a JPEG file decoded
   (``load_photo``), corrected (``enhance_photo(photo, model, "fast")``) and encoded to PNG
@@ -51,11 +51,11 @@ sys.path.insert(0, str(ROOT))
 SOURCE_PHOTO = ROOT / "demo" / "examples" / "mixed_mountains.jpg"
 DEFAULT_CASES = (
     "native_ref_512",
-    "native_fast_512",
+    "native_folded_512",
     "native_ref_1024",
     "native_ref_1024_tuned",
-    "native_fast_1024",
-    "native_fast_1024_fullrank",
+    "native_folded_1024",
+    "native_folded_1024_fullrank",
     "fast_1mp",
     "fast_12mp",
 )
@@ -128,12 +128,13 @@ def run_case(name: str, args) -> dict:
     import torch
 
     torch.set_num_threads(args.threads)
-    from recnet import fast_inference
+    from recnet import folded
+    from recnet.cpu_memory import tune_allocator
     from recnet.weights import load_model
 
-    optimized = "fast" in name or name.endswith("_tuned")
+    optimized = "folded" in name or name.startswith("fast_") or name.endswith("_tuned")
     if optimized:
-        fast_inference.tune_allocator()
+        tune_allocator()
     model = load_model(args.weights, "cpu")
     if name.endswith("_fullrank"):
         with torch.no_grad():
@@ -142,7 +143,7 @@ def run_case(name: str, args) -> dict:
                 k = block.norm.blur_kernel
                 k.add_(1e-3 * k.max() * torch.randn(k.shape, generator=gen))
         model.freeze_blur()
-        assert not any(fast_inference.fast_model(model).separable), "expected full-rank kernels"
+        assert not any(folded.folded_model(model).separable), "expected full-rank kernels"
     rss_loaded = _rss_mb()
     load = ForeignLoad()
     result = {"case": name, "threads": torch.get_num_threads(), "rss_after_load_mb": round(rss_loaded, 1)}
@@ -156,7 +157,7 @@ def run_case(name: str, args) -> dict:
                     return model(x).image
         else:
             def step():
-                return fast_inference.run_model(model, x).image
+                return folded.run_model(model, x).image
         splits = None
         times, runs = _repeat(step, args.repeat, load)
         result.update(size=f"{size}x{size}", megapixels=size * size / 1e6)
@@ -305,7 +306,7 @@ def environment(threads: int) -> dict:
                                     capture_output=True, text=True).stdout.strip())
     except OSError:
         commit, dirty = "unknown", False
-    from recnet.fast_inference import _FUSED
+    from recnet.folded import _FUSED
 
     return {
         "cpu": cpu,
@@ -356,12 +357,12 @@ def summary(rows: list[dict]) -> dict:
     by = {r["case"]: r for r in rows if "median_s" in r}
     out = {}
     for size in (512, 1024):
-        ref, fast = by.get(f"native_ref_{size}"), by.get(f"native_fast_{size}")
-        if ref and fast:
-            out[f"speedup_{size}"] = round(ref["median_s"] / fast["median_s"], 2)
+        ref, folded = by.get(f"native_ref_{size}"), by.get(f"native_folded_{size}")
+        if ref and folded:
+            out[f"speedup_{size}"] = round(ref["median_s"] / folded["median_s"], 2)
         tuned = by.get(f"native_ref_{size}_tuned")
-        if tuned and fast:
-            out[f"speedup_{size}_vs_tuned_reference"] = round(tuned["median_s"] / fast["median_s"], 2)
+        if tuned and folded:
+            out[f"speedup_{size}_vs_tuned_reference"] = round(tuned["median_s"] / folded["median_s"], 2)
     if "fast_12mp" in by:
         out["fast_12mp_s"] = round(by["fast_12mp"]["median_s"], 3)
         out["fast_12mp_peak_gb"] = round(by["fast_12mp"]["peak_rss_mb"] / 1024, 2)
@@ -423,8 +424,8 @@ def quality(args) -> dict:
     import numpy as np
     import torch
 
+    from recnet.cpu_memory import tune_allocator
     from recnet.evaluate import synthetic_pairs, to_u8
-    from recnet.fast_inference import tune_allocator
     from recnet.image_io import load_photo
     from recnet.metrics import psnr
     from recnet.pipeline import correct_rgb
@@ -553,21 +554,22 @@ def upsample_oracle(args) -> str:
 
 
 def profiles(args) -> str:
-    """torch.profiler tables (self CPU time by op and input shape) of one reference and one fast forward."""
+    """torch.profiler tables (self CPU time by op and input shape) of one reference and one folded forward."""
     import torch
     from torch.profiler import ProfilerActivity, profile
 
-    from recnet import fast_inference
+    from recnet import folded
+    from recnet.cpu_memory import tune_allocator
     from recnet.weights import load_model
 
     torch.set_num_threads(args.threads)
-    fast_inference.tune_allocator()
+    tune_allocator()
     model = load_model(args.weights, "cpu")
     x = square_input(args.profile)
     env = environment(args.threads)
     out = [f"# Profiles at {args.profile}x{args.profile} ({env['date']}, commit {env['commit']}, {env['threads']} threads, "
            f"load average {env['load_average_before']})", ""]
-    for label, step in (("plain reference", lambda: model(x)), ("fast path", lambda: fast_inference.run_model(model, x))):
+    for label, step in (("plain reference", lambda: model(x)), ("folded path", lambda: folded.run_model(model, x))):
         with torch.inference_mode():
             step()  # warm-up
             with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof:

@@ -28,7 +28,7 @@ import numpy as np
 from demo import imaging
 from demo.settings import Settings
 from demo.store import Result, ResultStore
-from recnet.fast_inference import release_free_memory
+from recnet.cpu_memory import release_free_memory
 from recnet.image_io import ImageError, ImageTooLargeError, Photo, encode_png, encode_png8, load_photo
 from recnet.model import BLUR_SIGMA
 from recnet.pipeline import WORKING_LONG_SIDE, enhance_photo

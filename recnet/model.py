@@ -150,6 +150,19 @@ class DualBlock(nn.Module):
         self.fuse_global = _conv(2 * c, c, 1)
         self.post = nn.Sequential(_conv(2 * c, c, 3), nn.LeakyReLU(0.1), _conv(c, c, 3))
 
+    # ``post``'s parts by name (an nn.Sequential keeps the official checkpoint's keys: post.0, post.2)
+    @property
+    def post_in(self) -> nn.Conv2d:
+        return self.post[0]
+
+    @property
+    def post_activation(self) -> nn.LeakyReLU:
+        return self.post[1]
+
+    @property
+    def post_out(self) -> nn.Conv2d:
+        return self.post[2]
+
     def forward(self, x: torch.Tensor, mask: torch.Tensor, region_masks=None) -> torch.Tensor:
         n = self.norm(x, mask, region_masks)
         local, global_ = self.attention(n, x)  # the second argument is the block input, as in the official code
@@ -166,8 +179,25 @@ class ChannelBiasLayer(nn.Module):
         self.body = nn.Sequential(_conv(c, c, 3), nn.ReLU(), _conv(c, c, 3))
         self.gate = nn.Sequential(_conv(c, c // reduction, 1), nn.ReLU(), _conv(c // reduction, c, 1), nn.Sigmoid())
 
+    # the parts by name (nn.Sequential keeps the official checkpoint's keys: body.0, gate.2, ...)
+    @property
+    def body_in(self) -> nn.Conv2d:
+        return self.body[0]
+
+    @property
+    def body_out(self) -> nn.Conv2d:
+        return self.body[2]
+
+    @property
+    def squeeze(self) -> nn.Conv2d:
+        return self.gate[0]
+
+    @property
+    def excite(self) -> nn.Conv2d:
+        return self.gate[2]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        squeeze, excite = self.gate[0], self.gate[2]
+        squeeze, excite = self.squeeze, self.excite
         return kernels.channel_bias(self.body(x), x, squeeze.weight, squeeze.bias, excite.weight, excite.bias)
 
 

@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from recnet.colour import COLOURS, keep_photo_colours
-from recnet.fast_inference import run_model
+from recnet.folded import run_model
 from recnet.guided_upsample import downsample, guided_upsample
 from recnet.image_io import Photo, photo_from_array, photo_from_pil, photo_to_array, photo_to_pil
 from recnet.strength import Suggestion, suggest_strength
@@ -107,7 +107,7 @@ def correct_rgb(rgb: np.ndarray, model, mode: str = "fast", long_side: int = WOR
                 tonal_range: str = TONAL_RANGES[0], strength: float | None = None) -> Correction:  # fmt: skip
     """The correction of an (H, W, 3) float32 array in [0, 1].
 
-    The network runs through ``recnet.fast_inference.run_model``: the fast CPU path for a
+    The network runs through ``recnet.folded.run_model``: the fast CPU path for a
     float32 model on the CPU (the same function as the reference), the reference otherwise.
     """
     if mode not in MODES:
@@ -145,7 +145,7 @@ def correct_rgb(rgb: np.ndarray, model, mode: str = "fast", long_side: int = WOR
         mask = F.interpolate(mask, size=(height, width), mode="bilinear", align_corners=False)  # stays in [0, 1]
     else:
         out = low_out.permute(1, 2, 0)
-    out_np = out.contiguous().numpy()  # no copy for the fast path (its output is channels-last)
+    out_np = out.contiguous().numpy()  # no copy for the folded path (its output is channels-last)
     if strength < 1.0:  # blended at full resolution, as the demo's strength control does
         out_np = np.asarray(rgb, dtype=np.float32) + np.float32(strength) * (out_np - rgb)
     mask_np = mask[0, 0].contiguous().numpy()

@@ -1,4 +1,4 @@
-"""The fast CPU inference path (recnet.fast_inference) computes the reference's function.
+"""The folded CPU inference path (recnet.folded) computes the reference's function.
 
 Every test compares against the plain reference ``RECNet.forward`` (PyTorch ops, the model
 training uses) on [0, 1] images, to 1e-4, with weights moved off their initial values so
@@ -15,8 +15,8 @@ import torch
 import torch.nn.functional as F
 
 from kernels.blur import gaussian_kernel
-from recnet import fast_inference
-from recnet.fast_inference import FastRECNet, _MaskBlur, fast_model, run_model, set_fast_inference, uses_fast_path
+from recnet import folded
+from recnet.folded import FoldedRECNet, _MaskBlur, folded_model, run_model, set_folded_inference, uses_folded_path
 from recnet.model import RECNet
 
 TOLERANCE = 1e-4
@@ -46,10 +46,10 @@ def make_model(blur: str = "rank1", seed: int = 0) -> RECNet:
 
 
 @functools.cache
-def shared_model(blur: str) -> tuple[RECNet, FastRECNet]:
+def shared_model(blur: str) -> tuple[RECNet, FoldedRECNet]:
     """A model and its fast copy, built once per blur kind for the read-only comparisons."""
     model = make_model(blur)
-    return model, FastRECNet(model)
+    return model, FoldedRECNet(model)
 
 
 def reference(model: RECNet, image: torch.Tensor):
@@ -107,51 +107,51 @@ def test_mask_blur_equals_direct_convolution(kind, size):
 def test_run_model_dispatch_and_cache():
     model = make_model()
     image = torch.rand(1, 3, 12, 10)
-    assert uses_fast_path(model, image)
-    fast = fast_model(model)
-    assert fast_model(model) is fast  # built once per model
+    assert uses_folded_path(model, image)
+    fast = folded_model(model)
+    assert folded_model(model) is fast  # built once per model
     ref_image, _ = reference(model, image)
     assert (run_model(model, image).image - ref_image).abs().max() < TOLERANCE
 
     with torch.no_grad():  # new weights: the folded copy is rebuilt, and still matches
         model.stem.bias.add_(0.1)
-    assert fast_model(model) is not fast
+    assert folded_model(model) is not fast
     ref_image, _ = reference(model, image)
     assert (run_model(model, image).image - ref_image).abs().max() < TOLERANCE
 
-    set_fast_inference(False)
+    set_folded_inference(False)
     try:
-        assert not uses_fast_path(model, image)
+        assert not uses_folded_path(model, image)
     finally:
-        set_fast_inference(None)
-    assert not uses_fast_path(model, image.double())
+        set_folded_inference(None)
+    assert not uses_folded_path(model, image.double())
     trainable = make_model().requires_grad_(True)
-    assert not uses_fast_path(trainable, image)  # training keeps the reference (autograd)
+    assert not uses_folded_path(trainable, image)  # training keeps the reference (autograd)
     with torch.no_grad():
-        assert uses_fast_path(trainable, image)
+        assert uses_folded_path(trainable, image)
 
 
 def test_one_env_switch_decides_the_folded_path(monkeypatch):
     model, image = make_model(), torch.rand(1, 3, 4, 4)
-    for value, folded in (("torch", False), ("triton", False), ("auto", True)):
+    for value, expected in (("torch", False), ("triton", False), ("auto", True)):
         monkeypatch.setenv("RECNET_BACKEND", value)
-        assert uses_fast_path(model, image) is folded
+        assert uses_folded_path(model, image) is expected
     monkeypatch.delenv("RECNET_BACKEND")
-    assert uses_fast_path(model, image)  # auto by default
+    assert uses_folded_path(model, image)  # auto by default
     for retired in ("RECNET_FAST_INFERENCE", "RECNET_KERNELS"):  # refused, never silently ignored
         monkeypatch.setenv(retired, "0")
         with pytest.raises(ValueError, match=f"{retired} was replaced by RECNET_BACKEND"):
-            uses_fast_path(model, image)
+            uses_folded_path(model, image)
         monkeypatch.delenv(retired)
 
 
 def test_without_onednn_post_ops(monkeypatch):
     """The plain F.conv2d / F.linear fallback (builds without oneDNN's fused ops) gives the same function."""
-    monkeypatch.setattr(fast_inference, "_FUSED", False)
+    monkeypatch.setattr(folded, "_FUSED", False)
     model = shared_model("negative_taps")[0]
     image = torch.rand(1, 3, 19, 23)
     ref_image, ref_mask = reference(model, image)
-    out = FastRECNet(model)(image)
+    out = FoldedRECNet(model)(image)
     assert (out.image - ref_image).abs().max() < TOLERANCE and (out.mask - ref_mask).abs().max() < TOLERANCE
 
 
@@ -160,11 +160,11 @@ def test_flat_image_is_stable():
     model = shared_model("rank1")[0]
     image = torch.full((1, 3, 24, 24), 0.5) + 1e-4 * torch.rand(1, 3, 24, 24)
     ref_image, _ = reference(model, image)
-    assert (FastRECNet(model)(image).image - ref_image).abs().max() < TOLERANCE
+    assert (FoldedRECNet(model)(image).image - ref_image).abs().max() < TOLERANCE
 
 
 def test_backend_name_says_what_runs_the_network(monkeypatch):
-    from recnet.fast_inference import backend_name
+    from recnet.folded import backend_name
 
     model = RECNet().eval()
     assert backend_name(model) == "PyTorch (folded CPU path)"  # the CPU default, as run_model takes it

@@ -15,7 +15,7 @@ import torch
 
 import recnet
 from kernels import dispatch
-from recnet.fast_inference import fast_model
+from recnet.folded import folded_model
 
 VECTOR = Path(__file__).parent / "data" / "official_vector.pt"
 REFERENCE_ATOL = 3e-6  # the vector's README: catches a missing +1e-5 before the clamp
@@ -50,7 +50,7 @@ def test_reference_model_reproduces_the_official_outputs_and_masks(vector, offic
 @pytest.mark.parametrize("i", [0, 1])
 def test_folded_cpu_path_reproduces_the_official_outputs(vector, official_model, i, one_torch_thread):
     with torch.inference_mode():
-        out = fast_model(official_model)(vector["inputs"][i])
+        out = folded_model(official_model)(vector["inputs"][i])
     torch.testing.assert_close(out.image, vector["outputs"][i], atol=FAST_ATOL, rtol=0)
     torch.testing.assert_close(out.mask, vector["masks"][i], atol=FAST_ATOL, rtol=0)
 

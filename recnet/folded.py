@@ -1,4 +1,7 @@
-"""Fast CPU inference of RECNet: the reference network's function, restructured for a 2-core CPU.
+"""The folded CPU forward of RECNet: the reference network's function, restructured for a 2-core CPU.
+
+A model conversion beside ``recnet/model.py`` (``FoldedRECNet(model)``), not a second network:
+it reads the weights through the parts the model names.
 
 ``recnet.model.RECNet`` is the reference (training uses it, tests compare against it). This
 module computes the same image and mask (to float rounding: tested to 1e-4 on [0, 1] images,
@@ -37,22 +40,18 @@ about 1e-6 in practice) with folded weights and fewer, cheaper passes over memor
    kept (less memory at native resolution). The CALayer's per-channel bias folds into
    ``conv_last`` the same way as the norm shift.
 
-Folding happens once, in float64, when a ``FastRECNet`` is built from a model; ``run_model``
+Folding happens once, in float64, when a ``FoldedRECNet`` is built from a model; ``run_model``
 keeps one per model and rebuilds it when the weights change. ``run_model`` is what
-``recnet.pipeline`` calls: the fast path for float32 CPU inference, the reference (and on CUDA
-its Triton kernels) otherwise, or always with ``set_fast_inference(False)`` or
+``recnet.pipeline`` calls: the folded path for float32 CPU inference, the reference (and on CUDA
+its Triton kernels) otherwise, or always with ``set_folded_inference(False)`` or
 ``RECNET_BACKEND=torch`` / ``triton`` (the one switch, read in ``kernels/dispatch.py``).
 
-Process settings that matter as much as the maths (``tune_allocator``): glibc returns every
-freed block over 32 MB to the OS and page-faults it back on the next allocation, which at
-1024x1024 costs ~30% of the forward; ``tune_allocator`` keeps freed memory in the heap.
+Process settings matter as much as the maths: ``recnet.cpu_memory.tune_allocator`` (applied on
+the first folded forward) keeps freed memory in glibc's heap instead of page-faulting it back.
 """
 
 from __future__ import annotations
 
-import ctypes
-import os
-import sys
 import weakref
 from typing import NamedTuple
 
@@ -60,19 +59,18 @@ import torch
 import torch.nn.functional as F
 
 from kernels.blur import separable_factors
+from recnet.cpu_memory import tune_allocator
 from recnet.model import RECNet
 
 __all__ = [
-    "FastOutput",
-    "FastRECNet",
-    "fast_inference_enabled",
-    "fast_model",
+    "FoldedOutput",
+    "FoldedRECNet",
+    "folded_inference_enabled",
+    "folded_model",
     "run_model",
     "backend_name",
-    "set_fast_inference",
-    "tune_allocator",
-    "release_free_memory",
-    "uses_fast_path",
+    "set_folded_inference",
+    "uses_folded_path",
 ]
 
 _BLUR_STRIP = 1 << 16  # elements per blur strip (~256 KB): stays in L2 across the 62 shifted adds
@@ -80,7 +78,7 @@ _STATS_CHUNK = 1 << 14  # pixels per instance-norm statistics chunk (1.5 MB of 2
 _STATS_SAMPLE = 4096  # pixels used to estimate the feature means that centre the RIN features
 
 
-class FastOutput(NamedTuple):
+class FoldedOutput(NamedTuple):
     image: torch.Tensor  # (B, 3, H, W) in [0, 1] (a view of a channels-last tensor)
     mask: torch.Tensor  # (B, 1, H, W) exposure mask
 
@@ -340,11 +338,11 @@ class _Block:
         self.value3_mix = fg[:, c:] @ pc[:, :c]  # (C, C) float64, times blockdiag(A3) per sample
         self.value5_mix = fg[:, c:] @ pc[:, c:]
         # post: its first conv split over cat[l, g], so l and g need not be concatenated
-        post0_w = _f32(block.post[0].weight)
-        self.post0_local = (post0_w[:, :c].contiguous(), _f32(block.post[0].bias))
+        post0_w = _f32(block.post_in.weight)
+        self.post0_local = (post0_w[:, :c].contiguous(), _f32(block.post_in.bias))
         self.post0_global = post0_w[:, c:].contiguous()
-        self.post2 = (_f32(block.post[2].weight), _f32(block.post[2].bias))
-        self.leak = float(block.post[1].negative_slope)
+        self.post2 = (_f32(block.post_out.weight), _f32(block.post_out.bias))
+        self.leak = float(block.post_activation.negative_slope)
 
 
 def _mixing_as_depthwise(mix3, mix5, c: int) -> dict:
@@ -369,10 +367,10 @@ def _mixing_as_depthwise(mix3, mix5, c: int) -> dict:
     return out
 
 
-class FastRECNet:
+class FoldedRECNet:
     """RECNet's forward for float32 CPU inference, built once from a model (weights folded).
 
-    Call with an image (B, 3, H, W) in [0, 1]; returns ``FastOutput(image, mask)`` equal to the
+    Call with an image (B, 3, H, W) in [0, 1]; returns ``FoldedOutput(image, mask)`` equal to the
     reference's ``image`` and ``mask`` (the block outputs and stem are not kept).
     """
 
@@ -399,11 +397,11 @@ class FastRECNet:
         self.merge_b = _f32(model.merge.bias)
         refine = model.refine
         self.conv_in = (_f32(refine.conv_in.weight), _f32(refine.conv_in.bias))
-        body = refine.channel_bias.body
-        self.body = [(_f32(body[0].weight), _f32(body[0].bias)), (_f32(body[2].weight), _f32(body[2].bias))]
-        gate = refine.channel_bias.gate
-        self.squeeze = (_f64(gate[0].weight[:, :, 0, 0]), _f64(gate[0].bias))
-        self.excite = (_f64(gate[2].weight[:, :, 0, 0]), _f64(gate[2].bias))
+        bias_layer = refine.channel_bias
+        self.body = [(_f32(bias_layer.body_in.weight), _f32(bias_layer.body_in.bias)),
+                     (_f32(bias_layer.body_out.weight), _f32(bias_layer.body_out.bias))]  # fmt: skip
+        self.squeeze = (_f64(bias_layer.squeeze.weight[:, :, 0, 0]), _f64(bias_layer.squeeze.bias))
+        self.excite = (_f64(bias_layer.excite.weight[:, :, 0, 0]), _f64(bias_layer.excite.bias))
         self.conv_last = (_f32(refine.conv_last.weight), _f32(refine.conv_last.bias))
 
     @property
@@ -412,7 +410,7 @@ class FastRECNet:
         return [blur.factors is not None for blur in self.blurs]
 
     @torch.inference_mode()
-    def __call__(self, image: torch.Tensor) -> FastOutput:
+    def __call__(self, image: torch.Tensor) -> FoldedOutput:
         if image.dim() != 4 or image.shape[1] != 3:
             raise ValueError(f"expected a (B, 3, H, W) image, got {tuple(image.shape)}")
         x_in = image.detach().to(torch.float32).permute(0, 2, 3, 1).contiguous()  # (B, H, W, 3)
@@ -427,7 +425,7 @@ class FastRECNet:
             merged = _linear(_rows(x), self.merge_weights[i], self.merge_b if merged is None else None, merged)
         del x, x0, regions
         out = self._refine(merged.view(batch, height, width, -1))
-        return FastOutput(out.permute(0, 3, 1, 2), mask[:, None])
+        return FoldedOutput(out.permute(0, 3, 1, 2), mask[:, None])
 
     def _exposure_mask(self, x: torch.Tensor) -> torch.Tensor:
         """``ExposureMaskNet``: replicate-padded convs; returns the mask as (B, H, W)."""
@@ -594,13 +592,13 @@ _override: bool | None = None
 _plans: weakref.WeakKeyDictionary[torch.nn.Module, tuple] = weakref.WeakKeyDictionary()
 
 
-def set_fast_inference(enabled: bool | None) -> None:
-    """Force the fast path on (True) or off (False); None returns to ``RECNET_BACKEND`` (on under ``auto``)."""
+def set_folded_inference(enabled: bool | None) -> None:
+    """Force the folded path on (True) or off (False); None returns to ``RECNET_BACKEND`` (on under ``auto``)."""
     global _override
     _override = enabled
 
 
-def fast_inference_enabled() -> bool:
+def folded_inference_enabled() -> bool:
     if _override is not None:
         return _override
     from kernels.dispatch import requested_backend  # the one switch (RECNET_BACKEND): kernels/dispatch.py
@@ -613,19 +611,19 @@ def _weights_fingerprint(model: torch.nn.Module) -> tuple:
     return tuple((p.data_ptr(), p._version) for p in model.parameters())
 
 
-def fast_model(model: RECNet) -> FastRECNet:
-    """The ``FastRECNet`` of ``model``, built on first use and rebuilt when its weights change."""
+def folded_model(model: RECNet) -> FoldedRECNet:
+    """The ``FoldedRECNet`` of ``model``, built on first use and rebuilt when its weights change."""
     fingerprint = _weights_fingerprint(model)
     cached = _plans.get(model)
     if cached is None or cached[0] != fingerprint:
-        cached = (fingerprint, FastRECNet(model))
+        cached = (fingerprint, FoldedRECNet(model))
         _plans[model] = cached
     return cached[1]
 
 
-def uses_fast_path(model, image: torch.Tensor) -> bool:
+def uses_folded_path(model, image: torch.Tensor) -> bool:
     """The dispatch rule: a RECNet, float32 on the CPU, no autograd wanted, and not switched off."""
-    if not fast_inference_enabled() or not isinstance(model, RECNet):
+    if not folded_inference_enabled() or not isinstance(model, RECNet):
         return False
     if image.device.type != "cpu" or image.dtype != torch.float32:
         return False
@@ -642,69 +640,19 @@ def backend_name(model) -> str:
 
     probe = next(model.parameters())
     with torch.inference_mode():
-        if uses_fast_path(model, torch.empty(0, dtype=torch.float32, device=probe.device)):
+        if uses_folded_path(model, torch.empty(0, dtype=torch.float32, device=probe.device)):
             return "PyTorch (folded CPU path)"
     return kernels_backend(probe.device)
 
 
-def run_model(model, image: torch.Tensor) -> FastOutput:
-    """(image, mask) of RECNet on a (B, 3, H, W) image: the fast path where it applies, else the reference.
+def run_model(model, image: torch.Tensor) -> FoldedOutput:
+    """(image, mask) of RECNet on a (B, 3, H, W) image: the folded path where it applies, else the reference.
 
-    The first fast-path call also applies ``tune_allocator`` (unless ``RECNET_TUNE_ALLOCATOR=0``);
+    The first folded-path call also applies ``tune_allocator`` (unless ``RECNET_TUNE_ALLOCATOR=0``);
     a server should call that itself at start-up, before its worker threads exist.
     """
-    if uses_fast_path(model, image):
+    if uses_folded_path(model, image):
         tune_allocator()
-        return fast_model(model)(image)
+        return folded_model(model)(image)
     result = model(image)
-    return FastOutput(result.image, result.mask)
-
-
-_allocator_tuned: bool | None = None  # None: not tried yet
-
-
-def tune_allocator() -> bool:
-    """Keep freed memory in glibc's heap instead of returning it to the OS after every tensor.
-
-    glibc serves blocks over its mmap threshold (at most 32 MB) with fresh mmaps and unmaps
-    them on free, so every large temporary is page-faulted and zeroed anew: ~30% of a
-    1024x1024 forward (measured; the reference gains as much). This sets M_MMAP_MAX = 0 (big
-    blocks from the heap), a high M_TRIM_THRESHOLD (freed memory stays for the next tensor)
-    and M_ARENA_MAX = 1 (threads started later, e.g. a web server's workers, share that heap).
-    Peak memory is unchanged; memory is not handed back to the OS after a large photo.
-    Call it once at process start, before worker threads exist. Linux/glibc only; a no-op
-    elsewhere or with ``RECNET_TUNE_ALLOCATOR=0``. Returns True if the settings were applied.
-    """
-    global _allocator_tuned
-    if _allocator_tuned is not None:
-        return _allocator_tuned
-    if not sys.platform.startswith("linux") or os.environ.get("RECNET_TUNE_ALLOCATOR", "1").strip() in ("0", "false"):
-        _allocator_tuned = False
-        return False
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        m_trim_threshold, m_mmap_max, m_arena_max = -1, -4, -8
-        ok = libc.mallopt(m_mmap_max, 0) == 1
-        ok = ok and libc.mallopt(m_trim_threshold, 1 << 30) == 1
-        ok = ok and libc.mallopt(m_arena_max, 1) == 1
-    except (OSError, AttributeError):  # not glibc (musl, macOS)
-        ok = False
-    _allocator_tuned = ok
-    return ok
-
-
-def release_free_memory() -> bool:
-    """Hand the heap's free memory back to the OS (glibc ``malloc_trim``), once a photo is done.
-
-    ``tune_allocator`` keeps freed memory in the heap so that one forward reuses it; a server that
-    sees photos of many sizes then grows with fragmentation (1.3 to 2.5 GB over 240 small photos,
-    tests/test_load.py). Trimming between photos keeps the speed within a forward and bounds the
-    process by its largest photo. A no-op unless the allocator was tuned; returns True if trimmed.
-    """
-    if not _allocator_tuned:
-        return False
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        return False
-    return True
+    return FoldedOutput(result.image, result.mask)
