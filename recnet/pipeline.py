@@ -19,7 +19,7 @@ badly exposed photo, little or none for one that already looks right.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 import torch
@@ -48,38 +48,42 @@ GUIDE_RADIUS = 1  # guided-filter window radius at the working resolution (pixel
 GUIDE_EPS = 1e-4  # regularisation of the local colour transform (images in [0, 1])
 
 
-@dataclass(frozen=True)
-class Correction:
+@dataclass
+class CorrectionFacts:
+    """What every layer reports about a correction (declared once; each layer adds its pixels)."""
+
+    exposure_map: np.ndarray  # (H, W) float32 in [0, 1]: 1 = brightened (was under-exposed)
+    timings: dict  # seconds: "downsample", "network", "upsample" (with the colour step), "total"
+    mode: str  # the mode that actually ran ("native" for photos within the working size)
+    working_size: tuple  # (width, height) the network saw
+    strength: float  # how much of the correction the pixels hold (0 = the photo as it came in, 1 = all)
+    suggested: Suggestion  # the strength the photo's histogram suggests, and why
+
+    def facts(self) -> dict:
+        """These fields alone, to hand to the next layer's result."""
+        return {f.name: getattr(self, f.name) for f in fields(CorrectionFacts)}
+
+
+@dataclass
+class Correction(CorrectionFacts):
+    """``correct_rgb``: float32 RGB."""
+
     rgb: np.ndarray  # (H, W, 3) float32 in [0, 1]: the corrected photo at ``strength``
-    exposure_map: np.ndarray  # (H, W) float32 in [0, 1]: 1 = brightened (was under-exposed)
-    timings: dict  # seconds: "downsample", "network", "upsample" (with the colour step), "total"
-    mode: str  # the mode that actually ran ("native" for photos within the working size)
-    working_size: tuple  # (width, height) the network saw
-    strength: float  # how much of the correction ``rgb`` holds (0 = the photo, 1 = all)
-    suggested: Suggestion  # the strength the photo's histogram suggests, and why
 
 
 @dataclass
-class EnhancedPhoto:
+class EnhancedPhoto(CorrectionFacts):
+    """``enhance_photo``: a ``Photo``."""
+
     photo: Photo  # the corrected photo; alpha, bit depth and greyscale carried over
-    exposure_map: np.ndarray  # (H, W) float32 in [0, 1]: 1 = brightened (was under-exposed)
-    timings: dict  # seconds: "downsample", "network", "upsample" (with the colour step), "total"
-    mode: str  # the mode that actually ran ("native" for photos within the working size)
-    working_size: tuple  # (width, height) the network saw
-    strength: float  # how much of the correction the photo holds (0 = as it came in, 1 = all)
-    suggested: Suggestion  # the strength the photo's histogram suggests, and why
 
 
 @dataclass
-class EnhanceResult:
+class EnhanceResult(CorrectionFacts):
+    """``enhance`` (the public API): the input's own kind."""
+
     image: object  # PIL image or numpy array, the same kind and size as the input
-    exposure_map: np.ndarray  # (H, W) float32 in [0, 1]: 1 = brightened (was under-exposed)
-    timings: dict
-    mode: str
-    working_size: tuple
-    warnings: list
-    strength: float
-    suggested: Suggestion
+    warnings: list  # what the person should know about the file (from decoding)
 
 
 def working_size(height: int, width: int, long_side: int = WORKING_LONG_SIDE) -> tuple[int, int]:
@@ -151,7 +155,8 @@ def correct_rgb(rgb: np.ndarray, model, mode: str = "fast", long_side: int = WOR
     mask_np = mask[0, 0].contiguous().numpy()
     t2 = time.perf_counter()
     timings = {"downsample": t0 - start, "network": t1 - t0, "upsample": t2 - t1, "total": t2 - start}
-    return Correction(out_np, mask_np, timings, "fast" if resized else "native", (low_w, low_h), strength, suggested)
+    return Correction(exposure_map=mask_np, timings=timings, mode="fast" if resized else "native",
+                      working_size=(low_w, low_h), strength=strength, suggested=suggested, rgb=out_np)
 
 
 def enhance_photo(
@@ -160,8 +165,7 @@ def enhance_photo(
 ) -> EnhancedPhoto:
     """Correct a decoded ``Photo``; alpha, bit depth and greyscale-ness are carried over."""
     done = correct_rgb(photo.rgb, model, mode, long_side, colour, tonal_range, strength)
-    return EnhancedPhoto(replace(photo, rgb=done.rgb, warnings=list(photo.warnings)), done.exposure_map, done.timings,
-                         done.mode, done.working_size, done.strength, done.suggested)  # fmt: skip
+    return EnhancedPhoto(**done.facts(), photo=replace(photo, rgb=done.rgb, warnings=list(photo.warnings)))
 
 
 def enhance(
@@ -191,8 +195,7 @@ def enhance(
         out = photo_to_array(done.photo, image.dtype if image.dtype in (np.uint8, np.uint16) else np.float32)
     else:
         out = photo_to_pil(done.photo)
-    return EnhanceResult(out, done.exposure_map, done.timings, done.mode, done.working_size, done.photo.warnings,
-                         done.strength, done.suggested)  # fmt: skip
+    return EnhanceResult(**done.facts(), image=out, warnings=done.photo.warnings)
 
 
 _MODEL_CACHE: dict = {}
