@@ -16,7 +16,6 @@ import numpy as np
 import pytest
 from PIL import Image, ImageCms, ImageFile, ImageOps
 
-from recnet import image_io
 from recnet.image_io import (
     CorruptImageError,
     ImageError,
@@ -31,6 +30,7 @@ from recnet.image_io import (
     photo_to_pil,
     save_png,
 )
+from recnet.image_io import png as png_codec
 
 RNG = np.random.default_rng(7)
 
@@ -57,17 +57,17 @@ def png_bytes(samples: np.ndarray, depth: int, filters=None, interlace=False, ex
     def filtered(sub):
         rows = sub.astype(dtype).view(np.uint8).reshape(sub.shape[0], -1)
         kinds = None if filters is None else [filters[i % len(filters)] for i in range(len(rows))]
-        return image_io._filter_rows(rows, bpp, kinds).tobytes()
+        return png_codec._filter_rows(rows, bpp, kinds).tobytes()
 
     if interlace:
         data = b"".join(
-            filtered(samples[y0::dy, x0::dx]) for x0, y0, dx, dy, *_ in image_io._adam7_passes(w, h)
+            filtered(samples[y0::dy, x0::dx]) for x0, y0, dx, dy, *_ in png_codec._adam7_passes(w, h)
         )
     else:
         data = filtered(samples)
     chunks = [(b"IHDR", struct.pack(">IIBBBBB", w, h, depth, colour_type, 0, 0, int(interlace)))]
     chunks += list(extra) + [(b"IDAT", zlib.compress(data)), (b"IEND", b"")]
-    return image_io.PNG_SIGNATURE + b"".join(image_io._png_chunk(k, b) for k, b in chunks)
+    return png_codec.PNG_SIGNATURE + b"".join(png_codec._png_chunk(k, b) for k, b in chunks)
 
 
 def write(tmp_path, name: str, data: bytes):
@@ -89,7 +89,7 @@ def no_pillow_fast_path(monkeypatch):
     def refuse(png):
         raise ValueError("pretend this Pillow lacks the raw modes")
 
-    monkeypatch.setattr(image_io, "_unfilter_with_pillow", refuse)
+    monkeypatch.setattr(png_codec, "_unfilter_with_pillow", refuse)
 
 
 # ----------------------------------------------------------------------------- orientation
@@ -224,7 +224,7 @@ def test_16bit_round_trip_through_save_png_is_exact(tmp_path, channels):
     assert again.bit_depth == 16 and again.grey == (channels <= 2)
     expected = samples if channels > 1 else samples[..., 0]
     assert np.array_equal(photo_to_array(again, np.uint16), expected)
-    header = image_io._png_header((tmp_path / "rt.png").read_bytes()[:33])
+    header = png_codec._png_header((tmp_path / "rt.png").read_bytes()[:33])
     assert header[2] == 16 and header[3] == {1: 0, 2: 4, 3: 2, 4: 6}[channels]
 
 
@@ -388,7 +388,7 @@ def test_srgb_profile_keeps_values_and_broken_profile_warns(tmp_path):
 def test_png_over_the_cap_refused_from_its_header(tmp_path):
     fake = png_bytes(np.zeros((1, 1, 3), np.uint8), 8)
     header = struct.pack(">IIBBBBB", 100_000, 100_000, 8, 2, 0, 0, 0)
-    bomb = fake[:8] + image_io._png_chunk(b"IHDR", header) + fake[33:]  # 10 Gpx, tiny data
+    bomb = fake[:8] + png_codec._png_chunk(b"IHDR", header) + fake[33:]  # 10 Gpx, tiny data
     with pytest.raises(ImageTooLargeError, match=r"100000x100000.*cap of 120,000,000"):
         load_photo(write(tmp_path, "bomb.png", bomb))
 
