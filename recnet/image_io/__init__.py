@@ -27,7 +27,8 @@ What "real files" means here, and how each case is handled:
 Where things are (each module imports only the ones listed before it):
 
 - ``photo.py``: the ``Photo`` type, the errors, ``IMAGE_SUFFIXES`` / ``DEFAULT_MAX_PIXELS``,
-  and the numpy / PIL adapters (``photo_from_array``, ``photo_to_array``, ``photo_to_pil``).
+  the numpy / PIL adapters (``photo_from_array``, ``photo_to_array``, ``photo_to_pil``) and
+  ``quantise``, the one float -> 8/16-bit rounding.
 - ``orientation.py``: EXIF orientation, read and applied to the pixels.
 - ``colour_profile.py``: embedded ICC profiles converted to sRGB (or a note saying why not).
 - ``png.py``: our PNG codec (chunks, Adam7, unfiltering, the 8- and 16-bit encoders),
@@ -48,6 +49,7 @@ from recnet.image_io.photo import (
     photo_from_array,
     photo_to_array,
     photo_to_pil,
+    quantise,
 )
 from recnet.image_io.png import PNG_SIGNATURE, encode_png, encode_png8, save_png
 
@@ -67,5 +69,6 @@ __all__ = [
     "photo_from_pil",
     "photo_to_array",
     "photo_to_pil",
+    "quantise",
     "save_png",
 ]

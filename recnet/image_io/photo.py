@@ -115,11 +115,26 @@ def photo_to_array(photo: Photo, dtype=np.uint8) -> np.ndarray:
     colour = _grey_values(photo.rgb) if photo.grey else photo.rgb
     if photo.alpha is not None:
         colour = np.concatenate([colour[..., None] if photo.grey else colour, photo.alpha[..., None]], axis=2)
-    values = np.clip(colour, 0.0, 1.0)
     if dtype == np.float32:
-        return values.astype(np.float32)
-    peak = 255.0 if dtype == np.uint8 else 65535.0
-    return np.rint(values * peak).astype(dtype)
+        return np.clip(colour, 0.0, 1.0).astype(np.float32)
+    return quantise(colour, 8 if dtype == np.uint8 else 16)
+
+
+def quantise(values: np.ndarray, bit_depth: int) -> np.ndarray:
+    """Float values in [0, 1] -> uint8 (``bit_depth`` 8) or uint16 (16): clipped, rounded half up.
+
+    The one rounding of the project: files (``photo_to_array``) and the demo's stored pixels
+    agree to the level. Scaled in float32 into one scratch buffer (the demo quantises
+    full-resolution photos, so a float64 copy would double its peak memory), clipped, +0.5 and
+    truncated. NaN has no defined result: callers pass NaN-free values.
+    """
+    if bit_depth not in (8, 16):
+        raise ValueError(f"bit_depth must be 8 or 16, not {bit_depth}")
+    dtype, peak = (np.uint16, 65535.0) if bit_depth == 16 else (np.uint8, 255.0)
+    scratch = np.multiply(values, np.float32(peak), dtype=np.float32)
+    np.clip(scratch, 0.0, peak, out=scratch)
+    scratch += np.float32(0.5)
+    return scratch.astype(dtype)
 
 
 def _grey_values(rgb: np.ndarray) -> np.ndarray:
