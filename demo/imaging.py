@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageFilter
 
+from recnet.image_io import quantise
+
 PREVIEW_LONG_SIDE = 1600  # what the page shows: sharp on a 2x screen, light to send
 DETAIL_SIDE = 640  # the page's 100 % view: a centre crop of this many pixels a side, at full resolution
 # the two colours of the exposure map overlay (blue / orange stay apart for colour-blind eyes)
@@ -20,20 +22,9 @@ BRIGHTENED_HEX = "#{:02x}{:02x}{:02x}".format(*BRIGHTENED_RGB)
 DARKENED_HEX = "#{:02x}{:02x}{:02x}".format(*DARKENED_RGB)
 
 
-def to_compact(values: np.ndarray, bit_depth: int) -> np.ndarray:
-    """float32 in [0, 1] -> uint8 (8-bit sources) or uint16 (16-bit): what the PNG will hold anyway.
-
-    Rounds to nearest like ``recnet.image_io.photo_to_array`` (ties aside); one scratch buffer.
-    """
-    dtype, peak = (np.uint16, 65535.0) if bit_depth == 16 else (np.uint8, 255.0)
-    scratch = np.multiply(values, np.float32(peak), dtype=np.float32)
-    np.clip(scratch, 0.0, peak, out=scratch)
-    scratch += np.float32(0.5)
-    return scratch.astype(dtype)
-
-
 def from_compact(values: np.ndarray) -> np.ndarray:
-    """uint8 / uint16 -> float32 in [0, 1]."""
+    """uint8 / uint16 -> float32 in [0, 1]: the inverse of ``recnet.image_io.quantise``, which makes
+    the compact arrays (uint8 for 8-bit sources, uint16 for 16-bit: what the PNG will hold anyway)."""
     peak = 65535.0 if values.dtype == np.uint16 else 255.0
     return values.astype(np.float32) * np.float32(1.0 / peak)
 
@@ -69,7 +60,7 @@ def preview(values: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     if values.dtype == np.uint16:
         values = (values >> 8).astype(np.uint8)
     elif values.dtype != np.uint8:
-        values = to_compact(values, 8)
+        values = quantise(values, 8)
     img = Image.fromarray(values)
     if img.size != tuple(size):
         img = img.resize(size, Image.BOX if img.width >= size[0] * 2 else Image.BILINEAR, reducing_gap=2.0)

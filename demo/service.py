@@ -29,7 +29,7 @@ from demo import imaging
 from demo.settings import Settings
 from demo.store import Result, ResultStore
 from recnet.cpu_memory import release_free_memory
-from recnet.image_io import ImageError, ImageTooLargeError, Photo, encode_png, encode_png8, load_photo
+from recnet.image_io import ImageError, ImageTooLargeError, Photo, encode_png, encode_png8, load_photo, quantise
 from recnet.model import BLUR_SIGMA
 from recnet.pipeline import WORKING_LONG_SIDE, enhance_photo
 
@@ -167,10 +167,10 @@ class Studio:
     def _result(self, key: str, photo: Photo, done, requested: str, warnings: list[str], pinned: bool) -> Result:
         height, width = photo.rgb.shape[:2]
         depth = photo.bit_depth
-        source = imaging.to_compact(photo.rgb, depth)
-        corrected = imaging.to_compact(done.photo.rgb, depth)
-        alpha = None if photo.alpha is None else imaging.to_compact(photo.alpha, depth)
-        exposure_map = imaging.to_compact(done.exposure_map, 8)
+        source = quantise(photo.rgb, depth)  # compact: what the PNG will hold anyway, as the CLI rounds it
+        corrected = quantise(done.photo.rgb, depth)
+        alpha = None if photo.alpha is None else quantise(photo.alpha, depth)
+        exposure_map = quantise(done.exposure_map, 8)
         notes = []
         if photo.alpha is not None:
             notes.append("Transparency (alpha channel) kept unchanged in the result.")

@@ -334,13 +334,14 @@ def test_server_survived_everything(server, client, tmp_path):
 
 
 def test_blend_and_compact_round_trip():
-    from demo.imaging import blended_array, to_compact
+    from demo.imaging import blended_array
+    from recnet.image_io import quantise
 
     source = np.random.default_rng(1).integers(0, 256, (20, 30, 3), dtype=np.uint8)
     corrected = np.random.default_rng(2).integers(0, 256, (20, 30, 3), dtype=np.uint8)
-    np.testing.assert_array_equal(to_compact(source.astype(np.float32) / 255, 8), source)
+    np.testing.assert_array_equal(quantise(source.astype(np.float32) / 255, 8), source)
     deep = np.random.default_rng(3).integers(0, 65536, (5, 6, 3), dtype=np.uint16)
-    np.testing.assert_array_equal(to_compact(deep.astype(np.float32) / 65535, 16), deep)
+    np.testing.assert_array_equal(quantise(deep.astype(np.float32) / 65535, 16), deep)
     assert blended_array(source, corrected, None, 1.0) is corrected
     assert blended_array(source, corrected, None, 0.0) is source
     half = blended_array(source, corrected, None, 0.5).astype(int)

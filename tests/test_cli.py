@@ -16,7 +16,7 @@ import recnet
 import recnet.weights
 from recnet.__main__ import main
 from recnet.checkpoints import save_weights
-from recnet.image_io import _encode_png16, _png_header
+from recnet.image_io.png import _encode_png16, _png_header
 
 ROOT = Path(__file__).resolve().parents[1]
 RNG = np.random.default_rng(3)

@@ -11,16 +11,17 @@ import io
 import struct
 import warnings
 import zlib
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 from PIL import Image, ImageCms, ImageFile, ImageOps
 
-from recnet import image_io
 from recnet.image_io import (
     CorruptImageError,
     ImageError,
     ImageTooLargeError,
+    Photo,
     UnsupportedImageError,
     encode_png,
     encode_png8,
@@ -29,8 +30,10 @@ from recnet.image_io import (
     photo_from_pil,
     photo_to_array,
     photo_to_pil,
+    quantise,
     save_png,
 )
+from recnet.image_io import png as png_codec
 
 RNG = np.random.default_rng(7)
 
@@ -57,17 +60,17 @@ def png_bytes(samples: np.ndarray, depth: int, filters=None, interlace=False, ex
     def filtered(sub):
         rows = sub.astype(dtype).view(np.uint8).reshape(sub.shape[0], -1)
         kinds = None if filters is None else [filters[i % len(filters)] for i in range(len(rows))]
-        return image_io._filter_rows(rows, bpp, kinds).tobytes()
+        return png_codec._filter_rows(rows, bpp, kinds).tobytes()
 
     if interlace:
         data = b"".join(
-            filtered(samples[y0::dy, x0::dx]) for x0, y0, dx, dy, *_ in image_io._adam7_passes(w, h)
+            filtered(samples[y0::dy, x0::dx]) for x0, y0, dx, dy, *_ in png_codec._adam7_passes(w, h)
         )
     else:
         data = filtered(samples)
     chunks = [(b"IHDR", struct.pack(">IIBBBBB", w, h, depth, colour_type, 0, 0, int(interlace)))]
     chunks += list(extra) + [(b"IDAT", zlib.compress(data)), (b"IEND", b"")]
-    return image_io.PNG_SIGNATURE + b"".join(image_io._png_chunk(k, b) for k, b in chunks)
+    return png_codec.PNG_SIGNATURE + b"".join(png_codec._png_chunk(k, b) for k, b in chunks)
 
 
 def write(tmp_path, name: str, data: bytes):
@@ -89,7 +92,7 @@ def no_pillow_fast_path(monkeypatch):
     def refuse(png):
         raise ValueError("pretend this Pillow lacks the raw modes")
 
-    monkeypatch.setattr(image_io, "_unfilter_with_pillow", refuse)
+    monkeypatch.setattr(png_codec, "_unfilter_with_pillow", refuse)
 
 
 # ----------------------------------------------------------------------------- orientation
@@ -224,7 +227,7 @@ def test_16bit_round_trip_through_save_png_is_exact(tmp_path, channels):
     assert again.bit_depth == 16 and again.grey == (channels <= 2)
     expected = samples if channels > 1 else samples[..., 0]
     assert np.array_equal(photo_to_array(again, np.uint16), expected)
-    header = image_io._png_header((tmp_path / "rt.png").read_bytes()[:33])
+    header = png_codec._png_header((tmp_path / "rt.png").read_bytes()[:33])
     assert header[2] == 16 and header[3] == {1: 0, 2: 4, 3: 2, 4: 6}[channels]
 
 
@@ -388,7 +391,7 @@ def test_srgb_profile_keeps_values_and_broken_profile_warns(tmp_path):
 def test_png_over_the_cap_refused_from_its_header(tmp_path):
     fake = png_bytes(np.zeros((1, 1, 3), np.uint8), 8)
     header = struct.pack(">IIBBBBB", 100_000, 100_000, 8, 2, 0, 0, 0)
-    bomb = fake[:8] + image_io._png_chunk(b"IHDR", header) + fake[33:]  # 10 Gpx, tiny data
+    bomb = fake[:8] + png_codec._png_chunk(b"IHDR", header) + fake[33:]  # 10 Gpx, tiny data
     with pytest.raises(ImageTooLargeError, match=r"100000x100000.*cap of 120,000,000"):
         load_photo(write(tmp_path, "bomb.png", bomb))
 
@@ -523,6 +526,73 @@ def test_grey_photo_with_coloured_result_is_written_as_luma():
     photo.rgb[:] = [1.0, 0.0, 0.0]  # as if the model tinted it
     assert photo_to_array(photo, np.uint8)[0, 0] == round(0.299 * 255)
     assert photo_to_pil(photo).mode == "L"
+
+
+def quantiser_inputs(bit_depth: int) -> np.ndarray:
+    """float32 values for the quantiser: 0, 1, out of range, every exact tie k + 0.5, random ones."""
+    peak = 255 if bit_depth == 8 else 65535
+    halves = np.arange(peak, dtype=np.float64) + 0.5
+    ties = (halves / peak).astype(np.float32)
+    ties = ties[ties * np.float32(peak) == halves]  # those that scale to exactly k + 0.5 in float32
+    assert len(ties) > peak // 4
+    special = np.float32([0.0, 1.0, 0.5, -0.0, -1e-7, -0.5, -3.0, 1.0 + 1e-6, 1.5, 7.0, np.inf, -np.inf])
+    rng = np.random.default_rng(bit_depth)
+    return np.concatenate([special, ties, rng.uniform(-0.1, 1.1, 3000).astype(np.float32), rng.random(3000, np.float32)])
+
+
+def as_image(values: np.ndarray, width: int = 64) -> np.ndarray:
+    """(H, width, 3) float32 holding ``values`` (zeros after them)."""
+    size = -(-len(values) // (3 * width)) * 3 * width
+    return np.concatenate([values, np.zeros(size - len(values), np.float32)]).reshape(-1, width, 3)
+
+
+@pytest.mark.parametrize("bit_depth", [8, 16])
+def test_quantise_clips_and_rounds_half_up(bit_depth):
+    dtype, peak = (np.uint8, 255) if bit_depth == 8 else (np.uint16, 65535)
+    values = quantiser_inputs(bit_depth)
+    got = quantise(values, bit_depth)
+    assert got.dtype == dtype
+    scaled = np.clip(values * np.float32(peak), 0, peak).astype(np.float64)  # scaled in float32, as documented
+    np.testing.assert_array_equal(got, np.floor(scaled + 0.5))
+    assert quantise(np.float32([0.5]), bit_depth)[0] == (peak + 1) // 2  # ties go up, not to even
+    assert list(quantise(np.float32([-1.0, 0.0, 1.0, 2.0]), bit_depth)) == [0, 0, peak, peak]
+    # photo_to_array rounds the same way, alpha and greyscale included
+    rgb = as_image(values)
+    alpha = np.roll(rgb[..., 1], 1)
+    photo = Photo(rgb=rgb, alpha=alpha, bit_depth=bit_depth, grey=False)
+    expected = np.dstack([quantise(rgb, bit_depth), quantise(alpha, bit_depth)])
+    np.testing.assert_array_equal(photo_to_array(photo, dtype), expected)
+    grey = Photo(rgb=np.repeat(rgb[..., :1], 3, axis=2), alpha=None, bit_depth=bit_depth, grey=True)
+    np.testing.assert_array_equal(photo_to_array(grey, dtype), quantise(rgb[..., 0], bit_depth))
+    with pytest.raises(ValueError, match="bit_depth"):
+        quantise(values, 12)
+
+
+@pytest.mark.parametrize("bit_depth", [8, 16])
+def test_the_demo_keeps_the_pixels_the_command_line_writes(tmp_path, bit_depth):
+    """The demo stores the network's float output as compact pixels; they are exactly what
+    ``photo_to_array`` (and so ``save_png``, the command line) makes of the same floats, and
+    its download at full strength is the command line's file byte for byte."""
+    from demo.service import Studio
+    from demo.settings import Settings
+
+    dtype = np.uint8 if bit_depth == 8 else np.uint16
+    corrected = Photo(rgb=as_image(quantiser_inputs(bit_depth)), alpha=None, bit_depth=bit_depth, grey=False)
+    height, width = corrected.rgb.shape[:2]
+    upload = tmp_path / "upload.png"
+    upload.write_bytes(encode_png(photo_from_array(np.zeros((height, width, 3), dtype))))
+
+    def infer(photo, mode):
+        assert photo.bit_depth == bit_depth and photo.rgb.shape == corrected.rgb.shape
+        return SimpleNamespace(photo=corrected, exposure_map=np.full((height, width), 0.5, np.float32), mode=mode,
+                               working_size=(height, width), timings={},
+                               suggested=SimpleNamespace(strength=1.0, reason="test"))  # fmt: skip
+
+    studio = Studio(SimpleNamespace(weights_path=None), Settings.from_env(gpu=False), infer=infer)
+    result, _ = studio.process(upload)
+    assert result.corrected.dtype == dtype
+    np.testing.assert_array_equal(result.corrected, photo_to_array(corrected, dtype))
+    assert studio.png_bytes(result, 1.0) == encode_png(corrected)
 
 
 def test_save_png_is_atomic_and_png_only(tmp_path):
