@@ -17,7 +17,7 @@ Cases:
   S x S crop of a photo (default process settings);
 - ``native_ref_<S>_tuned``: the same with ``tune_allocator()`` (the optimized path's process
   setting), to show what the allocator alone is worth;
-- ``native_folded_<S>``: ``recnet.folded.run_model`` (what ``recnet.pipeline`` calls);
+- ``native_folded_<S>``: ``recnet.inference.folded.run_model`` (what ``recnet.inference.pipeline`` calls);
 - ``native_folded_<S>_fullrank``: the same with blur kernels perturbed off rank 1 (as trained
   official checkpoints are), which takes the FFT blur;
 - ``fast_1mp`` / ``fast_12mp``: end to end as the demo does it, a JPEG file decoded
@@ -128,8 +128,8 @@ def run_case(name: str, args) -> dict:
     import torch
 
     torch.set_num_threads(args.threads)
-    from recnet import folded
-    from recnet.cpu_memory import tune_allocator
+    from recnet.inference import folded
+    from recnet.inference.cpu_memory import tune_allocator
     from recnet.weights import load_model
 
     optimized = "folded" in name or name.startswith("fast_") or name.endswith("_tuned")
@@ -162,7 +162,7 @@ def run_case(name: str, args) -> dict:
         times, runs = _repeat(step, args.repeat, load)
         result.update(size=f"{size}x{size}", megapixels=size * size / 1e6)
     else:
-        from recnet.pipeline import WORKING_LONG_SIDE
+        from recnet.inference.pipeline import WORKING_LONG_SIDE
 
         long_side = args.long_side or WORKING_LONG_SIDE
         times, splits, extra, runs = _end_to_end(model, args.inputs[name.split("_")[1]], args.repeat, load, long_side)
@@ -247,7 +247,7 @@ def _end_to_end(model, path: str, repeat: int, load: ForeignLoad, long_side: int
     import io
 
     from recnet.image_io import encode_png, load_photo, photo_to_pil
-    from recnet.pipeline import enhance_photo
+    from recnet.inference.pipeline import enhance_photo
 
     encode = encode_png  # what the CLI and the demo write: Up filter, level-1 deflate on two threads
 
@@ -306,7 +306,7 @@ def environment(threads: int) -> dict:
                                     capture_output=True, text=True).stdout.strip())
     except OSError:
         commit, dirty = "unknown", False
-    from recnet.folded import _FUSED
+    from recnet.inference.folded import _FUSED
 
     return {
         "cpu": cpu,
@@ -424,12 +424,12 @@ def quality(args) -> dict:
     import numpy as np
     import torch
 
-    from recnet.cpu_memory import tune_allocator
-    from recnet.evaluate import synthetic_pairs, to_u8
+    from recnet.evaluation.evaluate import synthetic_pairs, to_u8
+    from recnet.evaluation.metrics import psnr
     from recnet.image_io import load_photo
-    from recnet.metrics import psnr
-    from recnet.pipeline import correct_rgb
-    from recnet.synthesis import PhotoFolder
+    from recnet.inference.cpu_memory import tune_allocator
+    from recnet.inference.pipeline import correct_rgb
+    from recnet.training.synthesis import PhotoFolder
     from recnet.weights import load_model
 
     torch.set_num_threads(args.threads)
@@ -517,10 +517,10 @@ def upsample_oracle(args) -> str:
     import torch
     import torch.nn.functional as F
 
-    from recnet import guided_upsample as gu
-    from recnet.evaluate import synthetic_pairs, to_u8
-    from recnet.metrics import psnr
-    from recnet.pipeline import working_size
+    from recnet.evaluation.evaluate import synthetic_pairs, to_u8
+    from recnet.evaluation.metrics import psnr
+    from recnet.inference import guided_upsample as gu
+    from recnet.inference.pipeline import working_size
 
     torch.set_num_threads(args.threads)
     settings = [(1, 1e-4), (2, 1e-4), (4, 1e-3), (1, 1e-3), (2, 1e-5)]
@@ -558,8 +558,8 @@ def profiles(args) -> str:
     import torch
     from torch.profiler import ProfilerActivity, profile
 
-    from recnet import folded
-    from recnet.cpu_memory import tune_allocator
+    from recnet.inference import folded
+    from recnet.inference.cpu_memory import tune_allocator
     from recnet.weights import load_model
 
     torch.set_num_threads(args.threads)

@@ -1,6 +1,6 @@
-"""Training throughput: pixels per second of one training step, reference vs ``recnet.train_step``.
+"""Training throughput: pixels per second of one training step, reference vs ``recnet.training.train_step``.
 
-A step is what ``recnet.train`` does per iteration: forward, ``RecnetLoss(ecr=0.1)`` (all terms,
+A step is what ``recnet.training.train`` does per iteration: forward, ``RecnetLoss(ecr=0.1)`` (all terms,
 ECR included), backward, Adam step; ``freeze_blur()``, channels-last, batch 8, random data.
 Paths: ``reference`` (the plain eager loop), ``fast`` (``make_train_step(compiled=False)``) and,
 with ``--compiled``, ``compiled`` (``make_train_step(compiled=True)``; its compile happens in the
@@ -33,9 +33,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from recnet.losses import RecnetLoss  # noqa: E402
 from recnet.model import RECNet  # noqa: E402
-from recnet.train_step import make_train_step, reference_step  # noqa: E402
+from recnet.training.losses import RecnetLoss  # noqa: E402
+from recnet.training.train_step import make_train_step, reference_step  # noqa: E402
 
 
 def cpu_model() -> str:

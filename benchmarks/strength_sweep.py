@@ -13,11 +13,11 @@ import json  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from recnet import brackets  # noqa: E402
-from recnet.evaluate import synthetic_pairs, to_u8  # noqa: E402
-from recnet.metrics import image_scores  # noqa: E402
-from recnet.pipeline import correct_rgb  # noqa: E402
-from recnet.synthesis import DATASETS, PhotoFolder  # noqa: E402
+from recnet.evaluation.evaluate import synthetic_pairs, to_u8  # noqa: E402
+from recnet.evaluation.metrics import image_scores  # noqa: E402
+from recnet.inference.pipeline import correct_rgb  # noqa: E402
+from recnet.training import brackets  # noqa: E402
+from recnet.training.synthesis import DATASETS, PhotoFolder  # noqa: E402
 from recnet.weights import load_model  # noqa: E402
 
 torch.set_num_threads(2)

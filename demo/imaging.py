@@ -1,6 +1,6 @@
 """UI helpers on pixels: compact storage, the strength blend, previews, the exposure-map overlay, PNG files.
 
-No model maths here: the correction itself comes from ``recnet.pipeline``. These helpers only
+No model maths here: the correction itself comes from ``recnet.inference.pipeline``. These helpers only
 turn its result into what the page shows and what the person downloads.
 """
 

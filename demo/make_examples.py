@@ -9,7 +9,7 @@ Two kinds of examples, all redistributable (see ``../shared/datasets/README.md``
   CC BY-SA 2.0 (the NC ones are left out: a public Space may count as commercial use);
   big ones scaled to a long side of 1600 px;
 - the well-exposed demo photos (``examples/``: Kodak release, CC0, CC BY 4.0) with a mixed
-  exposure simulated by ``recnet.synthesis`` (some regions pushed down, others up, as a camera
+  exposure simulated by ``recnet.training.synthesis`` (some regions pushed down, others up, as a camera
   does to a scene with too much dynamic range): the kind of photo the model is for. Their
   originals are already well exposed, and the model is not meant for those.
 """
@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
-from recnet.synthesis import SynthesisConfig, rng_for, synthesize_pair
+from recnet.training.synthesis import SynthesisConfig, rng_for, synthesize_pair
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "examples"
@@ -98,7 +98,7 @@ def build(datasets: Path) -> list[dict]:
             photo = np.asarray(img, dtype=np.float32) / 255.0
             degraded, _, _ = synthesize_pair(photo, rng_for(SEED, index), CONFIG)
             img = Image.fromarray(np.round(degraded * 255).astype(np.uint8))
-            changes.append(f"mixed exposure simulated with recnet.synthesis (seed {SEED}, index {index})")
+            changes.append(f"mixed exposure simulated with recnet.training.synthesis (seed {SEED}, index {index})")
         if resized:
             changes.append(f"resized from {original_size[0]}x{original_size[1]} to {img.width}x{img.height}")
         if not synthetic and not resized and src.suffix.lower() in (".jpg", ".jpeg"):
@@ -123,7 +123,7 @@ def attribution_markdown(records: list[dict]) -> str:
         "",
         "Built by `python -m demo.make_examples` from `../shared/datasets` (see its README).",
         "\"Real\" photos are genuine exposure failures; \"simulated\" ones are well-exposed photos",
-        "whose exposure was spoiled on purpose by `recnet.synthesis` (regions pushed 1.5-2.5 EV down",
+        "whose exposure was spoiled on purpose by `recnet.training.synthesis` (regions pushed 1.5-2.5 EV down",
         "and 1-2 EV up in linear light, with sensor noise and clipping), to show what the model is for.",
         "The Kodak images were released by the Eastman Kodak Company for unrestricted usage.",
         "Adaptations of the CC BY-SA photo would be shared under CC BY-SA 2.0; it is included unchanged.",

@@ -1,7 +1,7 @@
 """What the page and the HTTP API do with a photo, without Gradio: decode, correct, keep, blend, write.
 
 ``Studio.process`` turns an uploaded file into a stored ``Result`` (one call of
-``recnet.pipeline.enhance_photo``, at most one at a time); ``Studio.render`` writes the
+``recnet.inference.pipeline.enhance_photo``, at most one at a time); ``Studio.render`` writes the
 full-resolution PNG for a strength and ``Studio.render_map`` the exposure map. Failures the
 person can act on raise ``DemoError`` with a message for them; the UI turns it into
 ``gr.Error`` and leaves the previous result on the page.
@@ -28,10 +28,10 @@ import numpy as np
 from demo import imaging
 from demo.settings import Settings
 from demo.store import Result, ResultStore
-from recnet.cpu_memory import release_free_memory
 from recnet.image_io import ImageError, ImageTooLargeError, Photo, encode_png, encode_png8, load_photo, quantise
+from recnet.inference.cpu_memory import release_free_memory
+from recnet.inference.pipeline import WORKING_LONG_SIDE, enhance_photo
 from recnet.model import BLUR_SIGMA
-from recnet.pipeline import WORKING_LONG_SIDE, enhance_photo
 
 MODES = {"fast": "Fast", "native": "Full resolution"}
 OUTPUT_DIR = Path(tempfile.gettempdir()) / "recnet-demo"
@@ -191,7 +191,7 @@ class Studio:
             "working_size": list(done.working_size),
             "backend": self.backend,
             "device": self.device_label,
-            # the strength the photo's histogram suggests (recnet.strength): what the page starts at
+            # the strength the photo's histogram suggests (recnet.inference.strength): what the page starts at
             "suggested_strength": done.suggested.strength,
             "strength_reason": done.suggested.reason,
             "brightened_share": round(brightened, 3),

@@ -19,8 +19,8 @@ import torch
 from demo.service import Studio
 from demo.settings import Settings, cpu_count
 from demo.ui import CSS, EXAMPLES_DIR, PASTE_TO_UPLOAD, build_ui, load_examples
-from recnet.folded import backend_name
-from recnet.pipeline import enhance_photo
+from recnet.inference.folded import backend_name
+from recnet.inference.pipeline import enhance_photo
 from recnet.weights import load_model, resolve_device
 
 

@@ -36,7 +36,7 @@ from PIL import Image
 from demo import imaging
 from demo.service import MODES, DemoError, Studio, describe_working_size
 from demo.store import Result
-from recnet.pipeline import WORKING_LONG_SIDE
+from recnet.inference.pipeline import WORKING_LONG_SIDE
 
 HERE = Path(__file__).resolve().parent
 EXAMPLES_DIR = HERE / "examples"
@@ -169,7 +169,7 @@ def make_thumbnails(examples: list[dict], folder: Path) -> list[tuple[str, str]]
 def credits_markdown(examples: list[dict]) -> str:
     lines = [
         "\"Real\" photos are genuine exposure failures. \"Simulated\" ones are well-exposed photos whose",
-        "exposure was spoiled on purpose with `recnet.synthesis` to show what the model is for.",
+        "exposure was spoiled on purpose with `recnet.training.synthesis` to show what the model is for.",
         "",
         "| Example | Author | Licence | Source | Changes |",
         "| --- | --- | --- | --- | --- |",
@@ -195,7 +195,7 @@ def credit_line(record: dict) -> str:
     licence = f"[{record['licence']}]({record['licence_url']})" if record["licence_url"] else KODAK_TERMS
     changes = []
     if not record["real"]:
-        changes.append("exposure spoiled on purpose with recnet.synthesis")
+        changes.append("exposure spoiled on purpose with recnet.training.synthesis")
     if "resized" in record["changes"] or "scaled" in record["changes"]:
         changes.append("resized")
     extra = f" ({', '.join(changes)})" if changes else ""

@@ -1,7 +1,7 @@
 """Decide, in this one place, which implementation the ops run: Triton kernels or the PyTorch reference.
 
 One environment variable chooses what runs the network, ``RECNET_BACKEND`` (``auto``, ``torch`` or
-``triton``): this module reads it for the ops, ``recnet.folded`` for the whole model (its
+``triton``): this module reads it for the ops, ``recnet.inference.folded`` for the whole model (its
 folded CPU forward runs only under ``auto``). Rule for the ops (``use_triton``), in this order:
 
 1. autograd needs a backward (grad mode on and any tensor requires grad) -> reference: the

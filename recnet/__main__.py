@@ -11,12 +11,12 @@ import importlib
 import sys
 
 COMMANDS = {
-    "enhance": ("recnet.cli", "correct the exposure of photos (files or folders)"),
-    "train": ("recnet.train", "train RECNet on synthesised mixed-exposure pairs"),
-    "evaluate": ("recnet.evaluate", "PSNR/SSIM against identity and classical baselines"),
-    "contact-sheet": ("recnet.synthesis_sheet", "a sheet of synthesised inputs and targets to judge by eye"),
-    "before-after": ("recnet.before_after", "a sheet of photos before and after correction, with exposure maps"),
-    "curves": ("recnet.training_curves", "the training log as a picture: loss and validation PSNR/SSIM"),
+    "enhance": ("recnet.inference.enhance_cli", "correct the exposure of photos (files or folders)"),
+    "train": ("recnet.training.train", "train RECNet on synthesised mixed-exposure pairs"),
+    "evaluate": ("recnet.evaluation.evaluate", "PSNR/SSIM against identity and classical baselines"),
+    "contact-sheet": ("recnet.training.synthesis_sheet", "a sheet of synthesised inputs and targets to judge by eye"),
+    "before-after": ("recnet.evaluation.before_after", "a sheet of photos before and after correction, with exposure maps"),
+    "curves": ("recnet.training.curves", "the training log as a picture: loss and validation PSNR/SSIM"),
 }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from recnet.baselines import (
+from recnet.evaluation.baselines import (
     BT601,
     METHODS,
     auto_gamma,

@@ -1,4 +1,4 @@
-"""recnet.brackets: real pairs from exposure brackets, and the split by scene."""
+"""recnet.training.brackets: real pairs from exposure brackets, and the split by scene."""
 
 import numpy as np
 import pytest
@@ -6,8 +6,8 @@ from PIL import Image
 
 pytest.importorskip("cv2")
 
-from recnet import brackets  # noqa: E402
-from recnet.synthesis import rng_for  # noqa: E402
+from recnet.training import brackets  # noqa: E402
+from recnet.training.synthesis import rng_for  # noqa: E402
 
 
 def make_scene(root, name, gains=(0.25, 1.0, 4.0), size=(48, 40), seed=0):

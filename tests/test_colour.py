@@ -1,12 +1,12 @@
-"""recnet.colour: the network's brightness on the photo's own colours."""
+"""recnet.inference.colour: the network's brightness on the photo's own colours."""
 
 import numpy as np
 import pytest
 import torch
 
-from recnet.colour import FLOOR, keep_photo_colours, linear_to_srgb, luminance, srgb_to_linear
+from recnet.inference.colour import FLOOR, keep_photo_colours, linear_to_srgb, luminance, srgb_to_linear
+from recnet.inference.pipeline import correct_rgb
 from recnet.model import RECNet
-from recnet.pipeline import correct_rgb
 
 
 def random_rgb(seed: int, h: int = 9, w: int = 11) -> torch.Tensor:

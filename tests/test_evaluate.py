@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from recnet.__main__ import main
-from recnet.evaluate import evaluate_pairs, folder_pairs, synthetic_pairs, to_u8
+from recnet.evaluation.evaluate import evaluate_pairs, folder_pairs, synthetic_pairs, to_u8
 
 
 def _ssim_reference(x: np.ndarray, y: np.ndarray) -> float:
@@ -123,7 +123,7 @@ def _direct(model, x):
     """The network on the whole photo as the pipeline feeds it: mirrored out (``mirror_pad``), cropped back."""
     import torch
 
-    from recnet.pipeline import mirror_pad
+    from recnet.inference.pipeline import mirror_pad
 
     padded, (top, left) = mirror_pad(torch.from_numpy(x).permute(2, 0, 1))
     with torch.inference_mode():
@@ -133,7 +133,7 @@ def _direct(model, x):
 
 def test_native_mode_is_the_network_on_the_whole_image(random_weights):
     import recnet
-    from recnet.evaluate import model_method
+    from recnet.evaluation.evaluate import model_method
 
     model = recnet.load_model(random_weights, "cpu")
     x = np.random.default_rng(0).random((20, 28, 3)).astype(np.float32)
@@ -143,8 +143,8 @@ def test_native_mode_is_the_network_on_the_whole_image(random_weights):
 
 def test_fast_mode_goes_through_enhance(pairs_dir, random_weights, capsys):
     import recnet
-    from recnet.evaluate import model_method
-    from recnet.pipeline import correct_rgb
+    from recnet.evaluation.evaluate import model_method
+    from recnet.inference.pipeline import correct_rgb
 
     model = recnet.load_model(random_weights, "cpu")
     x = np.random.default_rng(0).random((160, 224, 3)).astype(np.float32)

@@ -1,7 +1,7 @@
 """The report of ``python -m recnet evaluate`` (real validation, as-is, tonal, --all) on tiny data.
 
 The model is a stand-in: a module that multiplies the image by a fixed gain, run through
-``recnet.pipeline.correct_rgb`` as RECNet is, so each target's pass and fail are known.
+``recnet.inference.pipeline.correct_rgb`` as RECNet is, so each target's pass and fail are known.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ import torch
 from PIL import Image
 
 import recnet
-from recnet import evaluation_report as report
 from recnet.__main__ import main
-from recnet.evaluate import model_method
+from recnet.evaluation import report
+from recnet.evaluation.evaluate import model_method
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -50,7 +50,7 @@ def _photos(folder: Path, count: int = 3, size=(48, 40), seed: int = 0) -> Path:
 
 def _brackets(root: Path, val: int = 2, train: int = 1) -> tuple[Path, list[str]]:
     """A bracket folder: ``val`` validation scenes and ``train`` training ones, 3 frames each."""
-    from recnet.brackets import is_validation_group
+    from recnet.training.brackets import is_validation_group
 
     names = [f"fake-scene-{i}" for i in range(200)]
     val_names = [n for n in names if is_validation_group(n)][:val]
@@ -131,7 +131,7 @@ def test_tonal_section_scales_to_1024_and_checks_the_range(tmp_path):
 
 
 def test_real_val_uses_the_validation_scenes_and_compares_with_identity_and_clahe(tmp_path):
-    from recnet import brackets
+    from recnet.training import brackets
 
     root, val_names = _brackets(tmp_path / "brackets")
     nothing = report.real_val_section(lambda rgb: rgb, root, per_image=True)
@@ -152,7 +152,7 @@ def test_real_val_uses_the_validation_scenes_and_compares_with_identity_and_clah
 
 
 def test_synthetic_section_needs_six_db_over_identity(tmp_path):
-    from recnet.evaluate import synthetic_pairs
+    from recnet.evaluation.evaluate import synthetic_pairs
 
     photos = _photos(tmp_path / "photos", count=2)
     plain = report.synthetic_section(lambda rgb: rgb, photos, seed=0)

@@ -1,4 +1,4 @@
-"""The folded CPU inference path (recnet.folded) computes the reference's function.
+"""The folded CPU inference path (recnet.inference.folded) computes the reference's function.
 
 Every test compares against the plain reference ``RECNet.forward`` (PyTorch ops, the model
 training uses) on [0, 1] images, to 1e-4, with weights moved off their initial values so
@@ -15,8 +15,15 @@ import torch
 import torch.nn.functional as F
 
 from kernels.blur import gaussian_kernel
-from recnet import folded
-from recnet.folded import FoldedRECNet, _MaskBlur, folded_model, run_model, set_folded_inference, uses_folded_path
+from recnet.inference import folded
+from recnet.inference.folded import (
+    FoldedRECNet,
+    _MaskBlur,
+    folded_model,
+    run_model,
+    set_folded_inference,
+    uses_folded_path,
+)
 from recnet.model import RECNet
 
 TOLERANCE = 1e-4
@@ -164,7 +171,7 @@ def test_flat_image_is_stable():
 
 
 def test_backend_name_says_what_runs_the_network(monkeypatch):
-    from recnet.folded import backend_name
+    from recnet.inference.folded import backend_name
 
     model = RECNet().eval()
     assert backend_name(model) == "PyTorch (folded CPU path)"  # the CPU default, as run_model takes it

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from recnet import losses
-from recnet.losses import (
+from recnet.model import RECNetOutput
+from recnet.training import losses
+from recnet.training.losses import (
     ExposureFeatures,
     RecnetLoss,
     color_cosine_loss,
@@ -19,7 +20,6 @@ from recnet.losses import (
     mask_bce_loss,
     ssim_loss,
 )
-from recnet.model import RECNetOutput
 
 # A 1x3x2x2 pair, written out: [channel][row][col].
 OUT = [[[0.1, 0.5], [0.9, 0.3]], [[0.2, 0.2], [0.4, 0.8]], [[0.7, 0.0], [1.0, 0.6]]]

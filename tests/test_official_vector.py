@@ -15,7 +15,7 @@ import torch
 
 import recnet
 from kernels import dispatch
-from recnet.folded import folded_model
+from recnet.inference.folded import folded_model
 
 VECTOR = Path(__file__).parent / "data" / "official_vector.pt"
 REFERENCE_ATOL = 3e-6  # the vector's README: catches a missing +1e-5 before the clamp

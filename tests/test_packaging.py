@@ -21,7 +21,7 @@ def test_the_wheel_holds_the_packages_the_weights_and_the_recnet_command(tmp_pat
     with zipfile.ZipFile(wheel) as zf:
         names = set(zf.namelist())
         entry_points = next(zf.read(n).decode() for n in names if n.endswith("entry_points.txt"))
-    for needed in ("recnet/pipeline.py", "recnet/image_io/png.py", "recnet/weights/recnet_mixed_exposure.pt",
+    for needed in ("recnet/inference/pipeline.py", "recnet/image_io/png.py", "recnet/weights/recnet_mixed_exposure.pt",
                    "recnet/weights/MODEL_CARD.md", "kernels/dispatch.py", "kernels/region_norm/kernel.py",
                    "demo/ui.py", "demo/about.md"):  # fmt: skip
         assert needed in names, needed

@@ -1,4 +1,4 @@
-"""recnet.pipeline and recnet.guided_upsample: fast mode, guided upsampling, the enhance() API."""
+"""recnet.inference.pipeline and recnet.inference.guided_upsample: fast mode, guided upsampling, the enhance() API."""
 
 import numpy as np
 import pytest
@@ -7,10 +7,9 @@ import torch.nn.functional as F
 from PIL import Image
 
 import recnet
-from recnet import guided_upsample as gu
 from recnet.image_io import photo_from_array
-from recnet.model import RECNet
-from recnet.pipeline import (
+from recnet.inference import guided_upsample as gu
+from recnet.inference.pipeline import (
     MIN_WORKING_SIDE,
     MODES,
     WORKING_LONG_SIDE,
@@ -19,6 +18,7 @@ from recnet.pipeline import (
     enhance_photo,
     working_size,
 )
+from recnet.model import RECNet
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

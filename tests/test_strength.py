@@ -1,4 +1,4 @@
-"""recnet.strength: the full correction for a badly exposed photo, little or none for a good one."""
+"""recnet.inference.strength: the full correction for a badly exposed photo, little or none for a good one."""
 
 import argparse
 
@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from recnet.pipeline import correct_rgb
-from recnet.strength import CLIPPED, UNDER, WASHED, parse_strength, suggest_strength
+from recnet.inference.pipeline import correct_rgb
+from recnet.inference.strength import CLIPPED, UNDER, WASHED, parse_strength, suggest_strength
 
 
 def scene(lo: float, hi: float, h: int = 48, w: int = 64, seed: int = 0) -> torch.Tensor:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from recnet.synthesis import (
+from recnet.training.synthesis import (
     PhotoFolder,
     SynthesisConfig,
     augment,
@@ -73,7 +73,7 @@ def test_value_ranges_dtype_and_shapes():
 
 def test_field_range_and_kind_frequencies():
     config = SynthesisConfig(p_under_only=0.3, p_over_only=0.1)
-    from recnet.synthesis import _decode
+    from recnet.training.synthesis import _decode
 
     linear = _decode(textured(24, 32))
     rng = np.random.default_rng(123)
@@ -96,7 +96,7 @@ def test_field_range_and_kind_frequencies():
 
 
 def test_default_config_has_mostly_mixed_images():
-    from recnet.synthesis import _decode
+    from recnet.training.synthesis import _decode
 
     linear = _decode(textured(16, 16))
     rng = np.random.default_rng(5)
@@ -108,7 +108,7 @@ def test_field_follows_image_content():
     """Bright parts of a photo tend to be pushed up, dark parts down (as in backlit scenes)."""
     photo = np.full((32, 64, 3), 0.15, np.float32)
     photo[:, 32:] = 0.85  # dark left half, bright right half
-    from recnet.synthesis import _decode
+    from recnet.training.synthesis import _decode
 
     linear = _decode(photo)
     rng = np.random.default_rng(0)

@@ -1,11 +1,11 @@
-"""recnet.tonal_range: the result spans at least the photo's range and a well-exposed photo's, never flatter."""
+"""recnet.inference.tonal_range: the result spans at least the photo's range and a well-exposed photo's, never flatter."""
 
 import numpy as np
 import pytest
 import torch
 
-from recnet.pipeline import correct_rgb
-from recnet.tonal_range import FULL_RANGE, MAX_STRETCH, black_white, full_tonal_range
+from recnet.inference.pipeline import correct_rgb
+from recnet.inference.tonal_range import FULL_RANGE, MAX_STRETCH, black_white, full_tonal_range
 
 
 def ramp(lo: float, hi: float, h: int = 40, w: int = 60) -> torch.Tensor:

@@ -1,4 +1,4 @@
-"""recnet.train: the data mix, the crop schedule, checkpoint choice and a tiny resumable run."""
+"""recnet.training.train: the data mix, the crop schedule, checkpoint choice and a tiny resumable run."""
 
 import json
 
@@ -7,8 +7,8 @@ import pytest
 import torch
 from PIL import Image
 
-from recnet import train
-from recnet.synthesis import SynthesisConfig
+from recnet.training import train
+from recnet.training.synthesis import SynthesisConfig
 
 
 class Photos(list):

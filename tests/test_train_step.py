@@ -1,13 +1,13 @@
-"""recnet.train_step: the fast training step computes the reference step's maths (recnet.train's loop)."""
+"""recnet.training.train_step: the fast training step computes the reference step's maths (recnet.training.train's loop)."""
 
 import copy
 
 import pytest
 import torch
 
-from recnet.losses import RecnetLoss
 from recnet.model import RECNet
-from recnet.train_step import fast_forward, make_train_step, reference_step, replicate_pad, shared_blur
+from recnet.training.losses import RecnetLoss
+from recnet.training.train_step import fast_forward, make_train_step, reference_step, replicate_pad, shared_blur
 
 
 def _setup(seed: int = 0):

@@ -1,4 +1,4 @@
-"""recnet.training_curves: the training log drawn as a picture."""
+"""recnet.training.curves: the training log drawn as a picture."""
 
 import json
 
@@ -6,7 +6,7 @@ import numpy as np
 from PIL import Image
 
 from recnet.__main__ import main
-from recnet.training_curves import draw_curves, read_log, smooth
+from recnet.training.curves import draw_curves, read_log, smooth
 
 
 def write_log(path, rows):

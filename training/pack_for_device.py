@@ -24,10 +24,10 @@ from pathlib import Path
 
 from PIL import Image
 
-from recnet.brackets import TRAIN_LONG_SIDE, list_scenes
 from recnet.image_io import IMAGE_SUFFIXES
+from recnet.training.brackets import TRAIN_LONG_SIDE, list_scenes
 
-LUMA_RANGE = (70.0, 180.0)  # the trainer's default filter (recnet.train: --no-luma-filter turns it off)
+LUMA_RANGE = (70.0, 180.0)  # the trainer's default filter (recnet.training.train: --no-luma-filter turns it off)
 
 
 def save_jpeg(src: Path, dst: Path, max_side: int, quality: int) -> None:

@@ -1,7 +1,7 @@
 """The ``Photo`` type, the errors, and conversions between photos and numpy arrays / PIL images.
 
 Everything else in ``recnet.image_io`` builds on this module; it imports none of them (only
-``recnet.tonal_range``, for the one definition of BT.601 luma).
+``recnet.inference.tonal_range``, for the one definition of BT.601 luma).
 """
 
 from __future__ import annotations
@@ -10,8 +10,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from PIL import Image
-
-from recnet.tonal_range import LUMA_601
 
 # the file name endings a folder is searched for, by every command (enhance, evaluate, training,
 # sheets). HEIC/AVIF/JPEG 2000 are listed so that the person hears why one could not be read
@@ -26,6 +24,8 @@ IMAGE_SUFFIXES = frozenset(
 # gigapixel panoramas are refused. Callers with less memory (the demo) pass a lower cap.
 DEFAULT_MAX_PIXELS = 120_000_000
 
+# BT.601 luma weights on sRGB values: the one definition (grey photos, the tonal-range step and report)
+LUMA_601 = (0.299, 0.587, 0.114)
 _LUMA = np.array(LUMA_601, np.float32)  # BT.601, as Pillow's RGB -> L; float32 keeps grey photos float32
 
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import torch
 
-from recnet.tonal_range import luma_quantiles, luma_sample
+from recnet.inference.tonal_range import luma_quantiles, luma_sample
 
 UNDER = (0.75, 0.50)  # 99th-percentile luma: from 0.75 (a sign of 0) down to 0.50 (1)
 WASHED = (0.10, 0.25)  # 1st-percentile luma: from 0.10 (0) up to 0.25 (1)

@@ -3,12 +3,12 @@
 Pairs come from a folder (``--pairs DIR`` with ``inputs/`` and ``targets/``, files matched
 by stem) or are synthesised from well-exposed photos (``--synthetic DIR --seed N``: photo
 ``i`` of the sorted folder uses ``rng_for(N, i)``, full image, no crop). Every method's
-output (RECNet through ``recnet.pipeline.correct_rgb``, ``--mode native`` or ``fast``, as
+output (RECNet through ``recnet.inference.pipeline.correct_rgb``, ``--mode native`` or ``fast``, as
 the product runs it) is quantised to 8 bits and scored against the 8-bit target as
-``recnet.metrics.image_scores`` scores it (RGB, data range 255, SSIM with an 11x11 Gaussian
+``recnet.evaluation.metrics.image_scores`` scores it (RGB, data range 255, SSIM with an 11x11 Gaussian
 window, sigma 1.5). One JSON line goes to stdout; progress and errors go to stderr.
 
-The report (``recnet.evaluation_report``) adds sections measured with the product's defaults
+The report (``recnet.evaluation.report``) adds sections measured with the product's defaults
 (``--mode fast``, ``--colour photo``) and checked against the project's targets:
 ``--real-val BRACKETS_DIR`` (real validation pairs, RECNet beside identity and CLAHE),
 ``--as-is DIR`` (do no harm: well-exposed photos against themselves), ``--tonal DIR`` (luma
@@ -30,14 +30,14 @@ from pathlib import Path
 
 import numpy as np
 
-from recnet.baselines import METHODS as BASELINES
-from recnet.colour import COLOURS
+from recnet.evaluation.baselines import METHODS as BASELINES
+from recnet.evaluation.metrics import image_scores
 from recnet.image_io import IMAGE_SUFFIXES
-from recnet.metrics import image_scores
-from recnet.pipeline import WORKING_LONG_SIDE, correct_rgb
-from recnet.strength import parse_strength
-from recnet.synthesis import PhotoFolder, rng_for, synthesize_pair
-from recnet.tonal_range import TONAL_RANGES
+from recnet.inference.colour import COLOURS
+from recnet.inference.pipeline import WORKING_LONG_SIDE, correct_rgb
+from recnet.inference.strength import parse_strength
+from recnet.inference.tonal_range import TONAL_RANGES
+from recnet.training.synthesis import PhotoFolder, rng_for, synthesize_pair
 
 Pair = tuple[str, np.ndarray, np.ndarray]  # (name, input, target), HxWx3 float32 in [0, 1]
 
@@ -112,7 +112,7 @@ def model_method(
 ) -> Callable[[np.ndarray], np.ndarray]:
     """RECNet as a method: HxWx3 float32 -> HxWx3 float32, as the product runs it.
 
-    Goes through ``recnet.pipeline.correct_rgb``: ``native`` runs the network on the whole
+    Goes through ``recnet.inference.pipeline.correct_rgb``: ``native`` runs the network on the whole
     image, ``fast`` at a working resolution (long side ``long_side``, default the product's)
     with guided upsampling back to full size; ``colour`` and ``tonal_range`` as in ``correct_rgb``.
     """
@@ -134,7 +134,7 @@ def evaluate_pairs(
     """Mean PSNR/SSIM of each method over ``pairs`` (name, input, target).
 
     ``methods`` maps names to ``fn(rgb) -> rgb`` or names baselines (default: all of
-    ``recnet.baselines.METHODS``); with a ``model``, "recnet" (the product: the photo's colours and range),
+    ``recnet.evaluation.baselines.METHODS``); with a ``model``, "recnet" (the product: the photo's colours and range),
     "recnet_network_colours" (the network's colours, the photo's tonal range kept) and
     "recnet_network_as_is" (the network's output as it is) are added first. Returns
     ``{"pairs": n, "methods": {name: {"psnr": .., "ssim": ..}}}`` (plus "per_image" if asked).
@@ -189,7 +189,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     report.add_argument(
         "--real-val",
         metavar="BRACKETS_DIR",
-        help="real validation pairs from the validation scenes of a bracket folder (recnet.brackets)",
+        help="real validation pairs from the validation scenes of a bracket folder (recnet.training.brackets)",
     )
     report.add_argument("--as-is", metavar="DIR", help="do no harm: well-exposed photos scored against themselves")
     report.add_argument(
@@ -213,7 +213,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "on the whole image",
     )
     parser.add_argument(
-        "--long-side", type=int, help="working resolution of --mode fast (default: the product's, recnet.pipeline)"
+        "--long-side", type=int, help="working resolution of --mode fast (default: the product's, recnet.inference.pipeline)"
     )
     parser.add_argument(
         "--colour",
@@ -242,7 +242,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def _report_sources(args) -> dict:
     """{section: folder} of the report asked for; {} for the single-source evaluation."""
-    from recnet.evaluation_report import DEFAULT_SOURCES
+    from recnet.evaluation.report import DEFAULT_SOURCES
 
     given = {"synthetic": args.synthetic, "real_val": args.real_val, "as_is": args.as_is, "tonal": args.tonal}
     if args.all:
@@ -335,7 +335,7 @@ def run(args) -> int:
 
 def _run_report(args, model, weights, sources: dict, names: list[str], start: float) -> int:
     """The report's sections with the product's defaults (``--mode fast``, ``--colour photo``)."""
-    from recnet import evaluation_report as report
+    from recnet.evaluation import report
 
     mode = args.mode
     side = args.long_side or WORKING_LONG_SIDE

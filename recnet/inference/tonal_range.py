@@ -30,11 +30,12 @@ from __future__ import annotations
 
 import torch
 
+from recnet.image_io.photo import LUMA_601
+
 TONAL_RANGES = ("full", "network")  # the result spans at least the photo's and FULL_RANGE, or the network's as is
 QUANTILES = (0.01, 0.5, 0.99)  # black point, median, white point: luma percentiles
 FULL_RANGE = (0.04, 0.90)  # black and white point every result reaches at least (a well-exposed photo's)
 MAX_STRETCH = 3.0  # the most either segment of the levels curve is stretched
-LUMA_601 = (0.299, 0.587, 0.114)  # on sRGB values, as the tonal-range report measures them
 _SAMPLE = 1 << 18  # quantiles are taken on at most this many pixels (strided), for speed
 
 

@@ -1,7 +1,7 @@
 """One RECNet training step (forward, loss, backward, optimizer step), faster than the plain eager loop.
 
 ``make_train_step(model, criterion, optimizer, compiled=False)`` returns ``step(inp, target) ->
-(loss, parts)`` doing exactly what ``recnet.train`` does per iteration::
+(loss, parts)`` doing exactly what ``recnet.training.train`` does per iteration::
 
     output = model(inp); loss, parts = criterion(output, inp, target)
     optimizer.zero_grad(set_to_none=True); loss.backward(); optimizer.step()
@@ -40,8 +40,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from recnet import losses as L
 from recnet.model import RECNet, RECNetOutput
+from recnet.training import losses as L
 
 
 def replicate_pad(x: torch.Tensor, pad: int) -> torch.Tensor:
@@ -144,7 +144,7 @@ def _eager_step(forward: Callable, criterion: nn.Module, optimizer: torch.optim.
 
 
 def reference_step(model: RECNet, criterion: nn.Module, optimizer: torch.optim.Optimizer):
-    """The plain eager step of ``recnet.train`` (the reference the fast step is tested against)."""
+    """The plain eager step of ``recnet.training.train`` (the reference the fast step is tested against)."""
     return _eager_step(model, criterion, optimizer)
 
 

@@ -5,8 +5,8 @@ synthesis all draw from ``rng(seed, iteration)``. So a run that is stopped (Ctrl
 ``--time-budget``, a crash) resumes *exactly* from its last checkpoint: model, optimizer and
 iteration are all the state there is. Run the same command again to resume.
 
-Pair sources (``--mix``, shares drawn per sample): "synthetic" (``recnet.synthesis`` on a
-well-exposed photo), "real" (``recnet.brackets``: a real bracket frame or a composite of two,
+Pair sources (``--mix``, shares drawn per sample): "synthetic" (``recnet.training.synthesis`` on a
+well-exposed photo), "real" (``recnet.training.brackets``: a real bracket frame or a composite of two,
 against the fused stack; needs ``--brackets``), "identity" (a well-exposed photo as input and
 target: the network must learn to leave a good photo alone) and "mild" (small errors).
 ``--crop-schedule`` grows the crops during the run (the global ops see H*W).
@@ -36,13 +36,21 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from recnet import brackets
 from recnet.checkpoints import save_weights
-from recnet.losses import RecnetLoss
-from recnet.metrics import psnr, ssim
+from recnet.evaluation.metrics import psnr, ssim
 from recnet.model import RECNet
-from recnet.synthesis import PhotoFolder, SynthesisConfig, augment, random_crop, resize_image, rng_for, synthesize_pair
-from recnet.train_step import make_train_step
+from recnet.training import brackets
+from recnet.training.losses import RecnetLoss
+from recnet.training.synthesis import (
+    PhotoFolder,
+    SynthesisConfig,
+    augment,
+    random_crop,
+    resize_image,
+    rng_for,
+    synthesize_pair,
+)
+from recnet.training.train_step import make_train_step
 from recnet.weights import resolve_device
 
 CHECKPOINT_VERSION = 1
@@ -85,7 +93,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-luma-filter", dest="luma_filter", action="store_false",
                         help="keep photos with mean luma outside 70-180 (dropped by default)")  # fmt: skip
     parser.add_argument("--init", help="start from these weights (a new run; ignored when resuming)")
-    parser.add_argument("--brackets", help="folder of real exposure brackets (recnet.brackets): real pairs and real validation")
+    parser.add_argument("--brackets", help="folder of real exposure brackets (recnet.training.brackets): real pairs and real validation")
     parser.add_argument("--mix", default=None,
                         help=f"share of each pair source (default {DEFAULT_MIX}; real needs --brackets); "
                              "a resumed run keeps its own unless this is given, and logs the change")  # fmt: skip

@@ -2,17 +2,17 @@
 
 ``mode="native"`` runs the network on the full-resolution photo. ``mode="fast"`` runs it at
 a working resolution (long side ``WORKING_LONG_SIDE``) and carries the correction back with
-a guided upsampling of the per-pixel colour transform (``recnet.guided_upsample``); photos
+a guided upsampling of the per-pixel colour transform (``recnet.inference.guided_upsample``); photos
 already at or below the working size run natively in both modes.
 
 ``colour="photo"`` (the default) keeps the photo's own hue and saturation and takes only the
-network's change of brightness (``recnet.colour``); ``colour="network"`` keeps the network's
+network's change of brightness (``recnet.inference.colour``); ``colour="network"`` keeps the network's
 colours too. ``tonal_range="full"`` (the default) then stretches the result's black and white
-points to at least the photo's and a well-exposed photo's (``recnet.tonal_range``: no grey
+points to at least the photo's and a well-exposed photo's (``recnet.inference.tonal_range``: no grey
 veil); ``"network"`` keeps the network's. Both are applied at the resolution the network ran at, before any upsampling.
 
 ``strength`` blends the photo (0) with that correction (1); the default, ``None``, takes the
-strength ``recnet.strength`` suggests from the photo's histogram: the full correction for a
+strength ``recnet.inference.strength`` suggests from the photo's histogram: the full correction for a
 badly exposed photo, little or none for one that already looks right.
 """
 
@@ -25,12 +25,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from recnet.colour import COLOURS, keep_photo_colours
-from recnet.folded import run_model
-from recnet.guided_upsample import downsample, guided_upsample
 from recnet.image_io import Photo, photo_from_array, photo_from_pil, photo_to_array, photo_to_pil
-from recnet.strength import Suggestion, suggest_strength
-from recnet.tonal_range import TONAL_RANGES, full_tonal_range
+from recnet.inference.colour import COLOURS, keep_photo_colours
+from recnet.inference.folded import run_model
+from recnet.inference.guided_upsample import downsample, guided_upsample
+from recnet.inference.strength import Suggestion, suggest_strength
+from recnet.inference.tonal_range import TONAL_RANGES, full_tonal_range
 
 MODES = ("fast", "native")
 WORKING_LONG_SIDE = 640  # long side the network sees in fast mode: benchmarks/README.md "CPU", measured choice
@@ -111,7 +111,7 @@ def correct_rgb(rgb: np.ndarray, model, mode: str = "fast", long_side: int = WOR
                 tonal_range: str = TONAL_RANGES[0], strength: float | None = None) -> Correction:  # fmt: skip
     """The correction of an (H, W, 3) float32 array in [0, 1].
 
-    The network runs through ``recnet.folded.run_model``: the fast CPU path for a
+    The network runs through ``recnet.inference.folded.run_model``: the fast CPU path for a
     float32 model on the CPU (the same function as the reference), the reference otherwise.
     """
     if mode not in MODES:

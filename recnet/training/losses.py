@@ -11,7 +11,7 @@ autocast region.
 
 **SSIM term.** ``ssim_loss`` is ``-SSIM`` (as in the official code), so the recipe's weight 0.1
 applies unchanged; it is -1 for identical images, so the total of a perfect output is -0.1.
-SSIM comes from ``recnet.metrics`` (11x11 Gaussian window, sigma 1.5, valid region); the
+SSIM comes from ``recnet.evaluation.metrics`` (11x11 Gaussian window, sigma 1.5, valid region); the
 official loss zero-pads the window instead, which differs only near the borders.
 
 **ECR, exposure contrastive regularisation.** The output, target and input are 4x4
@@ -64,7 +64,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from recnet.metrics import ssim
+from recnet.evaluation.metrics import ssim
 from recnet.model import RECNetOutput
 
 LUMA_WEIGHTS = (0.299, 0.587, 0.114)  # BT.601

@@ -34,7 +34,7 @@ from PIL import Image, ImageOps
 from recnet.image_io import IMAGE_SUFFIXES
 
 # the datasets sit beside the repository (../shared/datasets from its root); read by path, never copied
-DATASETS = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
+DATASETS = Path(__file__).resolve().parents[2].parent / "shared" / "datasets"
 MANIFEST = DATASETS / "manifest.csv"
 
 # --------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ desaturated towards its luminance (hue kept) rather than clipped per channel.
 
 On the synthetic test pairs it scores the same as the network's own colours (within 0.05 dB,
 see the model card); on real photos it removes the casts. ``colour="network"`` in
-``recnet.pipeline`` skips it.
+``recnet.inference.pipeline`` skips it.
 """
 
 from __future__ import annotations

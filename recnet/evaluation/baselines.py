@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from recnet.synthesis import linear_to_srgb, srgb_to_linear
+from recnet.training.synthesis import linear_to_srgb, srgb_to_linear
 
 BT601 = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 

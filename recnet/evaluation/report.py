@@ -1,12 +1,12 @@
 """The evaluation report behind ``python -m recnet evaluate --all``: sections, targets, pass flags.
 
 Every section takes ``correct``, the product's correction as a function ``HxWx3 float32 ->
-HxWx3 float32`` (``recnet.evaluate.model_method``, i.e. ``recnet.pipeline.correct_rgb``), and
+HxWx3 float32`` (``recnet.evaluation.evaluate.model_method``, i.e. ``recnet.inference.pipeline.correct_rgb``), and
 returns a dict with its means, its ``target`` and a ``pass`` flag:
 
-- ``synthetic``: pairs synthesised from well-exposed photos (``recnet.evaluate.synthetic_pairs``);
+- ``synthetic``: pairs synthesised from well-exposed photos (``recnet.evaluation.evaluate.synthetic_pairs``);
   RECNet's mean PSNR at least ``MIN_SYNTHETIC_GAIN_DB`` over the input's (identity).
-- ``real_val``: the validation scenes of a bracket folder (``recnet.brackets``: darkest frame,
+- ``real_val``: the validation scenes of a bracket folder (``recnet.training.brackets``: darkest frame,
   brightest frame and one composite per scene against the scene's exposure fusion); RECNet
   above identity and CLAHE on both mean PSNR and mean SSIM.
 - ``as_is``: well-exposed photos corrected as they are and scored against themselves (do no
@@ -32,14 +32,14 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from recnet.baselines import METHODS as BASELINES
-from recnet.evaluate import _read, evaluate_pairs, synthetic_pairs, to_u8
+from recnet.evaluation.baselines import METHODS as BASELINES
+from recnet.evaluation.evaluate import _read, evaluate_pairs, synthetic_pairs, to_u8
+from recnet.evaluation.metrics import image_scores
 from recnet.image_io import IMAGE_SUFFIXES
-from recnet.metrics import image_scores
-from recnet.synthesis import DATASETS
-from recnet.tonal_range import LUMA_601
+from recnet.image_io.photo import LUMA_601
+from recnet.training.synthesis import DATASETS
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_SOURCES = {  # what --all runs
     "synthetic": DATASETS / "test",
     "real_val": DATASETS / "brackets",
@@ -126,7 +126,7 @@ def real_val_section(
     correct: Correct, root, limit=None, baselines=REPORT_BASELINES, per_image: bool = False, progress: Progress = _quiet
 ) -> dict:
     """``limit``: the first N validation scenes (their pairs are those training validates on)."""
-    from recnet import brackets  # needs OpenCV for the fusion
+    from recnet.training import brackets  # needs OpenCV for the fusion
 
     scenes = brackets.split_scenes(brackets.list_scenes(root)).val
     scenes = scenes[:limit] if limit else scenes

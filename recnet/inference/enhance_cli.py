@@ -18,11 +18,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from recnet.colour import COLOURS
 from recnet.image_io import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES, ImageError, load_photo, save_png
-from recnet.pipeline import MODES
-from recnet.strength import STRENGTH_HELP, parse_strength
-from recnet.tonal_range import TONAL_RANGES
+from recnet.inference.colour import COLOURS
+from recnet.inference.pipeline import MODES
+from recnet.inference.strength import STRENGTH_HELP, parse_strength
+from recnet.inference.tonal_range import TONAL_RANGES
 
 USAGE_ERROR = 2
 
@@ -165,7 +165,7 @@ def load_enhancer(weights, device):
     """(model, enhance_photo), or (None, None) after printing why it cannot be had."""
     try:
         import recnet
-        from recnet.pipeline import enhance_photo
+        from recnet.inference.pipeline import enhance_photo
 
         return recnet.load_model(weights, device), enhance_photo
     except Exception as exc:  # missing/corrupt weights, no CUDA, a broken install: one line, no traceback

@@ -42,11 +42,11 @@ about 1e-6 in practice) with folded weights and fewer, cheaper passes over memor
 
 Folding happens once, in float64, when a ``FoldedRECNet`` is built from a model; ``run_model``
 keeps one per model and rebuilds it when the weights change. ``run_model`` is what
-``recnet.pipeline`` calls: the folded path for float32 CPU inference, the reference (and on CUDA
+``recnet.inference.pipeline`` calls: the folded path for float32 CPU inference, the reference (and on CUDA
 its Triton kernels) otherwise, or always with ``set_folded_inference(False)`` or
 ``RECNET_BACKEND=torch`` / ``triton`` (the one switch, read in ``kernels/dispatch.py``).
 
-Process settings matter as much as the maths: ``recnet.cpu_memory.tune_allocator`` (applied on
+Process settings matter as much as the maths: ``recnet.inference.cpu_memory.tune_allocator`` (applied on
 the first folded forward) keeps freed memory in glibc's heap instead of page-faulting it back.
 """
 
@@ -59,7 +59,7 @@ import torch
 import torch.nn.functional as F
 
 from kernels.blur import separable_factors
-from recnet.cpu_memory import tune_allocator
+from recnet.inference.cpu_memory import tune_allocator
 from recnet.model import RECNet
 
 __all__ = [

@@ -1,7 +1,7 @@
 """``python -m recnet before-after``: photos before and after correction, with the exposure map.
 
 The sheet people judge the model by on real photos (no ground truth): each cell shows the
-input, RECNet's output (through ``recnet.pipeline``, as the product runs it) and the exposure
+input, RECNet's output (through ``recnet.inference.pipeline``, as the product runs it) and the exposure
 map (blue: brightened, i.e. treated as under-exposed; orange: darkened, over-exposed).
 ``--compare OLD.pt`` adds the output of other weights before it (input | old | new | map), the
 sheet a change of weights is judged by.
@@ -15,12 +15,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from recnet.colour import COLOURS
+from recnet.evaluation.sheets import BACKGROUND, PAD, grid, save_sheet, to_image
 from recnet.image_io import IMAGE_SUFFIXES, ImageError, load_photo
-from recnet.pipeline import MODES, enhance_photo
-from recnet.sheets import BACKGROUND, PAD, grid, save_sheet, to_image
-from recnet.strength import STRENGTH_HELP, parse_strength
-from recnet.tonal_range import TONAL_RANGES
+from recnet.inference.colour import COLOURS
+from recnet.inference.pipeline import MODES, enhance_photo
+from recnet.inference.strength import STRENGTH_HELP, parse_strength
+from recnet.inference.tonal_range import TONAL_RANGES
 from recnet.weights import load_model
 
 LABEL_H = 14
@@ -56,7 +56,7 @@ def before_after_cell(name: str, before: np.ndarray, after: np.ndarray, exposure
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("inputs", nargs="*", help="photos or folders of photos")
-    parser.add_argument("--brackets", help="also the real validation scenes of this bracket folder (recnet.brackets), "
+    parser.add_argument("--brackets", help="also the real validation scenes of this bracket folder (recnet.training.brackets), "
                         "darkest frame and composite, with their fused targets")  # fmt: skip
     parser.add_argument("-o", "--output", required=True, help="sheet image to write (.jpg or .png)")
     parser.add_argument("--weights", help="weights file (default: the shipped weights)")
@@ -96,8 +96,8 @@ def run(args) -> int:
         done, old = outputs(photo)
         cells.append(before_after_cell(path.stem, photo.rgb, done.photo.rgb, done.exposure_map, args.size, old))
     if args.brackets:
-        from recnet import brackets
         from recnet.image_io import photo_from_array
+        from recnet.training import brackets
 
         split = brackets.split_scenes(brackets.list_scenes(args.brackets))
         for name, inp, target in brackets.validation_pairs(split.val):

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from recnet.sheets import BACKGROUND, PAD, grid, save_sheet, to_image
-from recnet.synthesis import PhotoFolder, SynthesisConfig, _decode, luminance, rng_for, synthesize_pair
+from recnet.evaluation.sheets import BACKGROUND, PAD, grid, save_sheet, to_image
+from recnet.training.synthesis import PhotoFolder, SynthesisConfig, _decode, luminance, rng_for, synthesize_pair
 
 LABEL_H = 14
 
@@ -73,7 +73,7 @@ def matched_exposure(frame: np.ndarray, target: np.ndarray, seed: int, config: S
 def bracket_sheet(root, count: int, seed: int, size: int, config: SynthesisConfig = SynthesisConfig()) -> Image.Image:
     """Rows of (real darkest | synthetic at its EV | real brightest | synthetic at its EV | fused
     target) for ``count`` bracket scenes spread over the training side of the split."""
-    from recnet import brackets
+    from recnet.training import brackets
 
     scenes = brackets.split_scenes(brackets.list_scenes(root)).train
     picks = sorted({int(i) for i in np.linspace(0, len(scenes) - 1, max(1, min(count, len(scenes)))).round()})

@@ -26,7 +26,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from recnet.synthesis import (
+from recnet.image_io.photo import LUMA_601
+from recnet.training.synthesis import (
     _blur,
     _decode,
     _resize,
@@ -37,7 +38,6 @@ from recnet.synthesis import (
     resize_image,
     rng_for,
 )
-from recnet.tonal_range import LUMA_601
 
 # near-duplicate scenes (the brackets README): each group stays on one side of the split
 NEAR_DUPLICATES = (

@@ -1,0 +1,1 @@
+"""Evaluation: metrics, baselines, the evaluate command and its report, before/after sheets."""

@@ -1,0 +1,1 @@
+"""Training: pair synthesis, real bracket pairs, losses, the training step and loop, and their sheets."""
