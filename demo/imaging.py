@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageFilter
 
-from recnet.image_io import quantise
+from recnet.image_io import LUMA_601, quantise
 
 PREVIEW_LONG_SIDE = 1600  # what the page shows: sharp on a 2x screen, light to send
 DETAIL_SIDE = 640  # the page's 100 % view: a centre crop of this many pixels a side, at full resolution
@@ -85,7 +85,8 @@ def exposure_overlay(photo_preview: np.ndarray, exposure_map: np.ndarray) -> np.
     """
     rgb = photo_preview.astype(np.float32)
     # BT.601 luma written out: a matrix product would start BLAS threads for a few pixels
-    grey = np.float32(0.299) * rgb[..., 0] + np.float32(0.587) * rgb[..., 1] + np.float32(0.114) * rgb[..., 2]
+    r, g, b = (np.float32(w) for w in LUMA_601)
+    grey = r * rgb[..., 0] + g * rgb[..., 1] + b * rgb[..., 2]
     base = np.float32(70.0) + np.float32(0.55) * grey  # grey, low contrast, so the colours read on any photo
     m = exposure_map.astype(np.float32) / 255.0
     signed = np.clip((m - 0.5) * 2.0, -1.0, 1.0)

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from recnet.image_io import LUMA_601
 from recnet.training.synthesis import linear_to_srgb, srgb_to_linear
 
-BT601 = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+BT601 = np.array(LUMA_601, dtype=np.float32)
 
 
 def _check(rgb) -> np.ndarray:

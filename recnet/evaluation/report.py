@@ -35,8 +35,7 @@ from PIL import Image
 from recnet.evaluation.baselines import METHODS as BASELINES
 from recnet.evaluation.evaluate import _read, evaluate_pairs, synthetic_pairs, to_u8
 from recnet.evaluation.metrics import image_scores
-from recnet.image_io import IMAGE_SUFFIXES
-from recnet.image_io.photo import LUMA_601
+from recnet.image_io import IMAGE_SUFFIXES, LUMA_601
 from recnet.training.synthesis import DATASETS
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

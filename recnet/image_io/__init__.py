@@ -41,6 +41,7 @@ from recnet.image_io.decode import load_photo, photo_from_pil
 from recnet.image_io.photo import (
     DEFAULT_MAX_PIXELS,
     IMAGE_SUFFIXES,
+    LUMA_601,
     CorruptImageError,
     ImageError,
     ImageTooLargeError,
@@ -56,6 +57,7 @@ from recnet.image_io.png import PNG_SIGNATURE, encode_png, encode_png8, save_png
 __all__ = [
     "DEFAULT_MAX_PIXELS",
     "IMAGE_SUFFIXES",
+    "LUMA_601",
     "PNG_SIGNATURE",
     "CorruptImageError",
     "ImageError",

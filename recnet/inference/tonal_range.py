@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import torch
 
-from recnet.image_io.photo import LUMA_601
+from recnet.image_io import LUMA_601
 
 TONAL_RANGES = ("full", "network")  # the result spans at least the photo's and FULL_RANGE, or the network's as is
 QUANTILES = (0.01, 0.5, 0.99)  # black point, median, white point: luma percentiles

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from recnet.image_io.photo import LUMA_601
+from recnet.image_io import LUMA_601
 from recnet.training.synthesis import (
     _blur,
     _decode,

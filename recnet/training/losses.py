@@ -65,9 +65,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from recnet.evaluation.metrics import ssim
+from recnet.image_io import LUMA_601
 from recnet.model import RECNetOutput
 
-LUMA_WEIGHTS = (0.299, 0.587, 0.114)  # BT.601
 ECR_POOL = 4
 ECR_LAYER_WEIGHTS = (1 / 16, 1 / 8, 1 / 4, 1.0)  # AECR-Net / DehazeFormer pattern, deepest four
 ECR_INTER_LAYERS = (2, 3)  # the two deepest stages carry the cross-region Gram
@@ -90,7 +90,7 @@ def _float32(device: torch.device):
 def luma(image: torch.Tensor) -> torch.Tensor:
     """BT.601 luma of (B, 3, H, W) RGB -> (B, 1, H, W)."""
     r, g, b = image[:, 0:1], image[:, 1:2], image[:, 2:3]
-    return LUMA_WEIGHTS[0] * r + LUMA_WEIGHTS[1] * g + LUMA_WEIGHTS[2] * b
+    return LUMA_601[0] * r + LUMA_601[1] * g + LUMA_601[2] * b
 
 
 def l1_loss(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
