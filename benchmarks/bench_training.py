@@ -2,7 +2,7 @@
 
 A step is what ``recnet.training.train`` does per iteration: forward, ``RecnetLoss(ecr=0.1)`` (all terms,
 ECR included), backward, Adam step; ``freeze_blur()``, channels-last, batch 8, random data.
-Paths: ``reference`` (the plain eager loop), ``fast`` (``make_train_step(compiled=False)``) and,
+Paths: ``reference`` (the plain eager loop), ``train_step`` (``make_train_step(compiled=False)``) and,
 with ``--compiled``, ``compiled`` (``make_train_step(compiled=True)``; its compile happens in the
 warm-up, not timed). Each figure is the median of ``--repeat`` steps after ``--warmup`` steps.
 
@@ -166,7 +166,7 @@ def main() -> int:
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads or os.cpu_count() or 1)
-    paths = ["reference", "fast"] + (["compiled"] if args.compiled else [])
+    paths = ["reference", "train_step"] + (["compiled"] if args.compiled else [])
     results = []
     for crop in [int(c) for c in args.crops.split(",")]:
         for path in paths:

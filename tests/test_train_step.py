@@ -1,4 +1,4 @@
-"""recnet.training.train_step: the fast training step computes the reference step's maths (recnet.training.train's loop)."""
+"""recnet.training.train_step: the shared-blur training step computes the reference step's maths (recnet.training.train's loop)."""
 
 import copy
 
@@ -7,7 +7,7 @@ import torch
 
 from recnet.model import RECNet
 from recnet.training.losses import RecnetLoss
-from recnet.training.train_step import fast_forward, make_train_step, reference_step, replicate_pad, shared_blur
+from recnet.training.train_step import make_train_step, reference_step, replicate_pad, shared_blur, shared_blur_forward
 
 
 def _setup(seed: int = 0):
@@ -72,7 +72,7 @@ def test_fast_forward_is_the_model():
     assert shared_blur(model)
     expected = model(inp)
     for explicit_pad in (False, True):
-        got = fast_forward(model, inp, share_blur=True, explicit_pad=explicit_pad)
+        got = shared_blur_forward(model, inp, share_blur=True, explicit_pad=explicit_pad)
         torch.testing.assert_close(got.image, expected.image, rtol=1e-5, atol=1e-6)
         torch.testing.assert_close(got.mask, expected.mask, rtol=1e-5, atol=1e-6)
         for a, b in zip(got.block_outputs, expected.block_outputs):
@@ -86,7 +86,7 @@ def test_different_blurs_are_not_shared():
     model.freeze_blur()
     assert not shared_blur(model)
     inp, _ = _batch(size=24)
-    got = fast_forward(model, inp, share_blur=shared_blur(model))
+    got = shared_blur_forward(model, inp, share_blur=shared_blur(model))
     torch.testing.assert_close(got.image, model(inp).image, rtol=1e-5, atol=1e-6)
 
 

@@ -8,7 +8,7 @@
 
 with the same maths (gradients equal to that reference up to float32 rounding; checked by
 ``tests/test_train_step.py``). What differs is only how the forward is evaluated
-(``fast_forward``):
+(``shared_blur_forward``):
 
 - **One mask blur for all five blocks.** Every RIN blurs the same exposure mask; when all five
   blur kernels are frozen and equal (always in our training: they stay at their Gaussian
@@ -27,7 +27,7 @@ are returned as tensors, ``loss_terms``, so nothing breaks the graph). The first
 compiles for a minute or two on 2 cores (inductor's cache, ``TORCHINDUCTOR_CACHE_DIR``, default
 ``/tmp/torchinductor_$USER``, makes later runs start in seconds); every new input shape (crop
 size, a smaller last batch) compiles again. On the 2-core AMD EPYC this project trains on,
-the compiled step was *not* faster than the eager fast path (convolutions and their backward,
+the compiled step was *not* faster than the eager shared-blur path (convolutions and their backward,
 which inductor leaves to oneDNN, are most of the step; see
 ``benchmarks/results/training_*.md``), so ``compiled=False`` is the default.
 """
@@ -92,7 +92,7 @@ def shared_blur(model: RECNet) -> bool:
     return True
 
 
-def fast_forward(model: RECNet, image: torch.Tensor, share_blur: bool = True, explicit_pad: bool = False) -> RECNetOutput:
+def shared_blur_forward(model: RECNet, image: torch.Tensor, share_blur: bool = True, explicit_pad: bool = False) -> RECNetOutput:
     """``model(image)``, the same function, with one shared mask blur when ``share_blur`` (see ``shared_blur``)."""
     x0 = model.stem(image)
     mask = mask_net_forward(model.mask_net, x0, explicit_pad)
@@ -144,7 +144,7 @@ def _eager_step(forward: Callable, criterion: nn.Module, optimizer: torch.optim.
 
 
 def reference_step(model: RECNet, criterion: nn.Module, optimizer: torch.optim.Optimizer):
-    """The plain eager step of ``recnet.training.train`` (the reference the fast step is tested against)."""
+    """The plain eager step of ``recnet.training.train`` (the reference the shared-blur step is tested against)."""
     return _eager_step(model, criterion, optimizer)
 
 
@@ -158,10 +158,10 @@ def make_train_step(
     see the module docstring). Call ``model.freeze_blur()`` first so the blur can be shared.
     """
     if not compiled:
-        return _eager_step(lambda inp: fast_forward(model, inp, share_blur=shared_blur(model)), criterion, optimizer)
+        return _eager_step(lambda inp: shared_blur_forward(model, inp, share_blur=shared_blur(model)), criterion, optimizer)
 
     def forward_loss(inp: torch.Tensor, target: torch.Tensor, share_blur: bool):
-        output = fast_forward(model, inp, share_blur=share_blur, explicit_pad=True)
+        output = shared_blur_forward(model, inp, share_blur=share_blur, explicit_pad=True)
         return loss_terms(criterion, output, inp, target)
 
     compiled_forward_loss = torch.compile(forward_loss)
