@@ -83,7 +83,8 @@ class RegionAwareNorm(nn.Module):
         """Stop training the blur and use its separable form if it is rank-1; True if it is."""
         self.blur_kernel.requires_grad_(False)
         factors = separable_factors(self.blur_kernel)
-        column, row = (None, None) if factors is None else (f.to(self.blur_kernel) for f in factors)
+        # float32 taps (as found), on the kernel's device; a later .to(dtype) casts them like any buffer
+        column, row = (None, None) if factors is None else (f.to(self.blur_kernel.device) for f in factors)
         self.blur_column, self.blur_row = column, row
         return factors is not None
 
