@@ -156,3 +156,17 @@ def test_snapshots_keep_the_weights_every_n_iterations(tmp_path):
     load_weights(model, out / "iter-4.pt")
     for name, value in model.state_dict().items():  # the last snapshot is the final model
         torch.testing.assert_close(value, state["model"][name], msg=name)
+
+
+def test_a_stop_signal_to_the_process_group_does_not_kill_the_batch_workers():
+    """``timeout`` and Ctrl-C signal every process of the group; a worker killed by it made the
+    run raise mid-step instead of stopping with a checkpoint."""
+    import os
+    import signal
+
+    p = photos()
+    stream = train.batch_stream(p, settings(), SynthesisConfig(), None, 0, 6, workers=1)
+    next(stream)
+    os.kill(stream._workers[0].pid, signal.SIGTERM)
+    os.kill(stream._workers[0].pid, signal.SIGINT)
+    assert len(list(stream)) == 5  # the rest still arrive

@@ -75,6 +75,7 @@ def main() -> None:
     for scene in scenes:
         for frame in scene.frames:
             save_jpeg(frame, out / "brackets" / scene.name / frame.name, args.bracket_side, args.quality)
+    shutil.copy(root / "manifest.csv", out / "manifest.csv")  # a resumed run's luma filter reads it
     for name in ("val", "brackets"):
         size = sum(f.stat().st_size for f in (out / name).rglob("*") if f.is_file())
         print(f"{name}: {size / 2**20:.1f} MiB")

@@ -218,7 +218,16 @@ def batch_stream(photos, settings: dict, config: SynthesisConfig, real, start: i
     if workers <= 0:
         return (batches[i] for i in range(len(batches)))
     return iter(torch.utils.data.DataLoader(batches, batch_size=None, shuffle=False, num_workers=workers,
-                                            prefetch_factor=4, pin_memory=torch.cuda.is_available()))  # fmt: skip
+                                            prefetch_factor=4, pin_memory=torch.cuda.is_available(),
+                                            worker_init_fn=_ignore_stop_signals))  # fmt: skip
+
+
+def _ignore_stop_signals(_worker_id: int) -> None:
+    """Ctrl-C and ``timeout`` signal the whole process group. A worker that died of it made the
+    loop raise mid-step, with no checkpoint saved; the main process stops the run and then
+    shuts the workers down itself."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 def _as_tensors(inp: np.ndarray, target: np.ndarray):
