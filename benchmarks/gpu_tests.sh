@@ -4,7 +4,7 @@ export PYTHONUNBUFFERED=1 PYTHONPATH=.
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
 # two passes: the gpu tests with compiled kernels, the rest (CPU tensors) through the interpreter,
-# as CI runs them; the smoke-mode benchmark test fails under Triton 3.6's interpreter
+# as CI runs them; the smoke-mode benchmark test fails under Triton 3.6's interpreter with numpy >= 2.5
 # (benchmarks/results/gpu_h200-2026-11-30.md)
 timeout ${1:-120} python3 -m pytest tests/kernels tests/test_model.py -m gpu -q -p no:cacheprovider > "$OUT/gpu_tests.log" 2>&1
 echo "compiled pass rc=$?"; grep -E "passed|failed|FAILED|Error" "$OUT/gpu_tests.log" | tail -8
