@@ -13,6 +13,7 @@ import sys
 COMMANDS = {
     "enhance": ("recnet.inference.enhance_cli", "correct the exposure of photos (files or folders)"),
     "train": ("recnet.training.train", "train RECNet on synthesised mixed-exposure pairs"),
+    "average": ("recnet.training.average", "average the weights of several snapshots of a run"),
     "evaluate": ("recnet.evaluation.evaluate", "PSNR/SSIM against identity and classical baselines"),
     "contact-sheet": ("recnet.training.synthesis_sheet", "a sheet of synthesised inputs and targets to judge by eye"),
     "before-after": ("recnet.evaluation.before_after", "a sheet of photos before and after correction, with exposure maps"),
