@@ -63,9 +63,13 @@ def _quiet(_: str) -> None:
 
 
 def display_path(path: str | Path) -> str:
-    """``path`` relative to the repository root where it can be (``../shared/...``), else as is."""
+    """``path`` relative to the repository root where it can be (``../shared/...``), else as is.
+
+    Symbolic links are kept as they are (``abspath``, not ``resolve``): a ``../shared`` that links
+    elsewhere is still reported as ``../shared``.
+    """
     try:
-        return os.path.relpath(Path(path).resolve(), REPO_ROOT)
+        return os.path.relpath(os.path.abspath(path), REPO_ROOT)
     except ValueError:  # another drive
         return str(path)
 
