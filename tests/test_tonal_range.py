@@ -1,4 +1,5 @@
-"""recnet.inference.tonal_range: the result spans at least the photo's range and a well-exposed photo's, never flatter."""
+"""recnet.inference.tonal_range: the result spans at least a well-exposed photo's range, never flatter, and the
+photo's clipping is not put back."""
 
 import numpy as np
 import pytest
@@ -22,26 +23,31 @@ def test_black_white_are_luma_percentiles():
         assert got == pytest.approx(float(torch.quantile(y.flatten(), q)), abs=1e-6)
 
 
-def test_a_flattened_output_is_stretched_back_to_the_photo_range():
-    photo = ramp(0.0, 1.0)
-    grey = 0.2 + 0.5 * photo  # what the grey veil looks like: no black, no white
-    out = full_tonal_range(photo, grey)
-    (lo, mid, hi), (in_lo, _, in_hi) = black_white(out), black_white(photo)
-    assert lo == pytest.approx(in_lo, abs=2e-3) and hi == pytest.approx(in_hi, abs=2e-3)
+def test_a_flattened_output_is_stretched_to_the_full_range():
+    grey = 0.2 + 0.5 * ramp(0.0, 1.0)  # what the grey veil looks like: no black, no white
+    out = full_tonal_range(grey)
+    lo, mid, hi = black_white(out)
+    assert lo == pytest.approx(FULL_RANGE[0], abs=2e-3) and hi == pytest.approx(FULL_RANGE[1], abs=2e-3)
     assert mid == pytest.approx(black_white(grey)[1], abs=2e-3)  # the mid-tones stay where the network put them
     y = (0.299 * out[0] + 0.587 * out[1] + 0.114 * out[2]).flatten()
     assert (y[1:] >= y[:-1] - 1e-6).all()  # monotone: the order of tones is kept
 
 
 def test_a_wider_range_from_the_network_is_left_alone():
-    photo = ramp(0.3, 0.8)  # a flat (washed-out) photo
     wider = ramp(0.0, 1.0)  # the network restored contrast: keep it
-    assert full_tonal_range(photo, wider) is wider
+    assert full_tonal_range(wider) is wider
+
+
+def test_the_clipping_of_a_blown_photo_is_not_put_back():
+    # a blown photo's white point is 1.0 only because it clipped; the network toned it down to a
+    # white that a well-exposed photo has, which stays (stretching it back to 1.0 re-blew it)
+    toned_down = ramp(0.02, 0.93)
+    assert full_tonal_range(toned_down) is toned_down
 
 
 def test_a_washed_out_result_reaches_the_full_range_with_its_median_kept():
     photo = ramp(0.3, 0.8)  # no black and no white in the photo, nor in what the network made of it
-    out = full_tonal_range(photo, photo.clone())
+    out = full_tonal_range(photo.clone())
     lo, mid, hi = black_white(out)
     assert lo == pytest.approx(FULL_RANGE[0], abs=2e-3) and hi == pytest.approx(FULL_RANGE[1], abs=2e-3)
     assert mid == pytest.approx(black_white(photo)[1], abs=2e-3)
@@ -49,18 +55,17 @@ def test_a_washed_out_result_reaches_the_full_range_with_its_median_kept():
 
 def test_a_nearly_flat_image_is_stretched_at_most_max_stretch_times():
     fog = ramp(0.5, 0.56)  # fog or a white wall: stretching it to the full range would be noise
-    (lo0, mid0, hi0), (lo, mid, hi) = black_white(fog), black_white(full_tonal_range(fog, fog.clone()))
+    (lo0, mid0, hi0), (lo, mid, hi) = black_white(fog), black_white(full_tonal_range(fog.clone()))
     assert mid - lo == pytest.approx(MAX_STRETCH * (mid0 - lo0), rel=0.02)
     assert hi - mid == pytest.approx(MAX_STRETCH * (hi0 - mid0), rel=0.02)
     assert lo > FULL_RANGE[0] and hi < FULL_RANGE[1]
 
 
 def test_only_the_flattened_end_moves():
-    photo = ramp(0.0, 1.0)
     darker_whites = ramp(0.0, 0.7)  # black kept, white lost
-    out = full_tonal_range(photo, darker_whites)
+    out = full_tonal_range(darker_whites)
     lo, _, hi = black_white(out)
-    assert lo == pytest.approx(black_white(darker_whites)[0], abs=2e-3) and hi == pytest.approx(black_white(photo)[2], abs=2e-3)
+    assert lo == pytest.approx(black_white(darker_whites)[0], abs=2e-3) and hi == pytest.approx(FULL_RANGE[1], abs=2e-3)
 
 
 class Veil(torch.nn.Module):
@@ -83,6 +88,28 @@ def test_the_pipeline_keeps_the_range_by_default_and_not_when_asked(colour):
     as_is = correct_rgb(rgb, Veil(), "native", colour=colour, tonal_range="network", strength=1.0).rgb
     y = lambda a: a @ np.array([0.299, 0.587, 0.114], np.float32)  # noqa: E731
     assert np.percentile(y(as_is), 99) < 0.8 and np.percentile(y(as_is), 1) > 0.2  # the veil
-    assert np.percentile(y(kept), 99) > 0.97 and np.percentile(y(kept), 1) < 0.03
+    assert np.percentile(y(kept), 99) >= FULL_RANGE[1] - 0.01 and np.percentile(y(kept), 1) <= FULL_RANGE[0] + 0.01
     with pytest.raises(ValueError, match="tonal_range"):
         correct_rgb(rgb, Veil(), "native", tonal_range="auto")
+
+
+class ToneDown(torch.nn.Module):
+    """A 'network' that tones a blown photo down: out = 0.02 + 0.91 * in (and a mask)."""
+
+    def __init__(self):
+        super().__init__()
+        self.p = torch.nn.Parameter(torch.zeros(1))
+
+    def forward(self, x):
+        from recnet.model import RECNetOutput
+
+        return RECNetOutput(0.02 + 0.91 * x, torch.full_like(x[:, :1], 0.5), (), x)
+
+
+@pytest.mark.parametrize("colour", ["photo", "network"])
+def test_the_pipeline_does_not_blow_out_again_what_the_network_toned_down(colour):
+    blown = ramp(0.3, 1.6, 64, 80).clamp(0, 1).permute(1, 2, 0).contiguous().numpy()  # half the photo clipped
+    out = correct_rgb(blown, ToneDown(), "native", colour=colour, strength=1.0).rgb
+    y = out @ np.array([0.299, 0.587, 0.114], np.float32)
+    assert np.percentile(y, 99) == pytest.approx(0.02 + 0.91 * 0.99, abs=0.01)  # not stretched back to 1.0
+    assert (out < 0.999).all()  # nothing clipped again

@@ -8,8 +8,7 @@ already at or below the working size run natively in both modes.
 ``colour="photo"`` (the default) keeps the photo's own hue and saturation and takes only the
 network's change of brightness (``recnet.inference.colour``); ``colour="network"`` keeps the network's
 colours too. ``tonal_range="full"`` (the default) then stretches the result's black and white
-points to at least the photo's and a well-exposed photo's (``recnet.inference.tonal_range``: no grey
-veil); ``"network"`` keeps the network's. Both are applied at the resolution the network ran at, before any upsampling.
+points to at least a well-exposed photo's (``recnet.inference.tonal_range``: no grey veil); ``"network"`` keeps the network's. Both are applied at the resolution the network ran at, before any upsampling.
 
 ``strength`` blends the photo (0) with that correction (1); the default, ``None``, takes the
 strength ``recnet.inference.strength`` suggests from the photo's histogram: the full correction for a
@@ -143,7 +142,7 @@ def correct_rgb(rgb: np.ndarray, model, mode: str = "fast", long_side: int = WOR
     if colour == "photo":
         low_out = keep_photo_colours(low, low_out)
     if tonal_range == "full":
-        low_out = full_tonal_range(low, low_out)
+        low_out = full_tonal_range(low_out)
     if resized:
         out = guided_upsample(low, low_out.contiguous(), full, GUIDE_RADIUS, GUIDE_EPS)  # (H, W, 3)
         mask = F.interpolate(mask, size=(height, width), mode="bilinear", align_corners=False)  # stays in [0, 1]
@@ -179,8 +178,8 @@ def enhance(
     comes back upright; 16-bit colour comes back 8-bit through PIL, which has no such mode), the exposure map at image size and the timings.
     ``model=None`` loads the shipped weights once and reuses them. ``colour``: "photo" keeps
     the photo's hue and saturation (the default), "network" the network's own colours.
-    ``tonal_range``: "full" gives at least the photo's and a well-exposed photo's black and white
-    points (the default), "network" the network's own. ``strength``: 0 (the photo) to 1 (the full
+    ``tonal_range``: "full" gives at least a well-exposed photo's black and white points (the
+    default), "network" the network's own. ``strength``: 0 (the photo) to 1 (the full
     correction); ``None`` (the default) takes the strength suggested for this photo, in ``.suggested``.
     """
     model = model if model is not None else _default_model()
