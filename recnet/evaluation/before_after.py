@@ -20,7 +20,7 @@ from recnet.image_io import IMAGE_SUFFIXES, ImageError, load_photo
 from recnet.inference.colour import COLOURS
 from recnet.inference.pipeline import MODES, enhance_photo
 from recnet.inference.strength import STRENGTH_HELP, parse_strength
-from recnet.inference.tonal_range import TONAL_RANGES
+from recnet.inference.tonal_range import TONAL_RANGE_HELP, TONAL_RANGES
 from recnet.weights import load_model
 
 LABEL_H = 14
@@ -63,9 +63,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--compare", help="other weights whose output is shown before these (e.g. the previous release)")
     parser.add_argument("--mode", choices=MODES, default="fast")
     parser.add_argument("--colour", choices=COLOURS, default="photo", help="whose colours: the photo's or the network's")
-    parser.add_argument("--tonal-range", choices=TONAL_RANGES, default=TONAL_RANGES[0],
-                        help="full: at least the photo's and a well-exposed photo's black and white points; "
-                             "network: the network's as is")  # fmt: skip
+    parser.add_argument("--tonal-range", choices=TONAL_RANGES, default=TONAL_RANGES[0], help=TONAL_RANGE_HELP)
     parser.add_argument("--strength", type=parse_strength, default=None, metavar="auto|0..1", help=STRENGTH_HELP)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--size", type=int, default=360, help="long side of each tile in pixels")

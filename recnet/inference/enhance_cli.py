@@ -22,7 +22,7 @@ from recnet.image_io import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES, ImageError, load
 from recnet.inference.colour import COLOURS
 from recnet.inference.pipeline import MODES
 from recnet.inference.strength import STRENGTH_HELP, parse_strength
-from recnet.inference.tonal_range import TONAL_RANGES
+from recnet.inference.tonal_range import TONAL_RANGE_HELP, TONAL_RANGES
 
 USAGE_ERROR = 2
 
@@ -55,8 +55,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--tonal-range",
         choices=TONAL_RANGES,
         default=TONAL_RANGES[0],
-        help="full: black and white points at least the photo's and a well-exposed photo's, never a flattened "
-        "grey result (default); network: the network's own",
+        help=TONAL_RANGE_HELP,
     )
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="default: auto")
     parser.add_argument("--weights", metavar="PATH", help="weights file (default: the weights shipped with recnet)")
