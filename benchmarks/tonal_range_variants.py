@@ -1,0 +1,69 @@
+"""The tonal-range step's variants, measured: ``evaluate --all`` (the product's defaults, shipped
+weights) with ``recnet.inference.pipeline.full_tonal_range`` swapped for each variant below. The model
+card quotes the result; it is how the shipped step was chosen.
+
+    python benchmarks/tonal_range_variants.py [VARIANT ...]   # writes benchmarks/results/tonal_range_variants/VARIANT.json
+
+``photo_points`` is the step before (the result also stretched to the photo's own black and white
+points); it needs the photo at working size, which the pipeline hands to ``mirror_pad`` just before the
+network runs, so this script records it there.
+"""
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import torch  # noqa: E402
+
+import recnet.inference.pipeline as pipeline  # noqa: E402
+from recnet.__main__ import main  # noqa: E402
+from recnet.inference.tonal_range import MAX_STRETCH, black_white  # noqa: E402
+
+OUT = Path(__file__).resolve().parent / "results" / "tonal_range_variants"
+_photo = {}
+_mirror_pad = pipeline.mirror_pad
+
+
+def _recording_mirror_pad(image, *args, **kwargs):
+    _photo["low"] = image  # the photo at working size, (3, h, w)
+    return _mirror_pad(image, *args, **kwargs)
+
+
+def levels(full_range, photo_points=False, black_end=True, white_end=True):
+    """The step with black and white points at least ``full_range`` (and the photo's, if asked)."""
+
+    def step(corrected):
+        out_black, mid, out_white = black_white(corrected)
+        if not out_black + 1e-4 < mid < out_white - 1e-4:
+            return corrected
+        blacks, whites = [out_black, full_range[0]], [out_white, full_range[1]]
+        if photo_points:
+            in_black, _, in_white = black_white(_photo["low"])
+            blacks.append(in_black)
+            whites.append(in_white)
+        black = max(min(blacks), mid - MAX_STRETCH * (mid - out_black)) if black_end else out_black
+        white = min(max(whites), mid + MAX_STRETCH * (out_white - mid)) if white_end else out_white
+        if black >= out_black and white <= out_white:
+            return corrected
+        below = black + (corrected - out_black) * ((mid - black) / (mid - out_black))
+        above = mid + (corrected - mid) * ((white - mid) / (out_white - mid))
+        return torch.where(corrected < mid, below, above).clamp_(0.0, 1.0)
+
+    return step
+
+
+VARIANTS = {
+    "photo_points": levels((0.04, 0.90), photo_points=True),  # the step before
+    "full_0.90": levels((0.04, 0.90)),
+    "full_0.93": levels((0.04, 0.93)),  # shipped (recnet.inference.tonal_range.FULL_RANGE)
+    "full_0.055_0.93": levels((0.055, 0.93)),
+    "white_end_only": levels((0.04, 0.90), black_end=False),
+    "black_end_only": levels((0.04, 0.90), white_end=False),
+}
+
+if __name__ == "__main__":
+    OUT.mkdir(parents=True, exist_ok=True)
+    pipeline.mirror_pad = _recording_mirror_pad
+    for name in sys.argv[1:] or VARIANTS:
+        pipeline.full_tonal_range = VARIANTS[name]
+        main(["evaluate", "--all", "--quiet", "--json-out", str(OUT / f"{name}.json")])
