@@ -68,48 +68,44 @@ def test_only_the_flattened_end_moves():
     assert lo == pytest.approx(black_white(darker_whites)[0], abs=2e-3) and hi == pytest.approx(FULL_RANGE[1], abs=2e-3)
 
 
-class Veil(torch.nn.Module):
-    """A 'network' that flattens: out = 0.25 + 0.5 * in (and a mask), to drive the pipeline."""
+class Affine(torch.nn.Module):
+    """A 'network' that answers out = offset + scale * in (and a mask), to drive the pipeline."""
 
-    def __init__(self):
+    def __init__(self, offset: float, scale: float):
         super().__init__()
         self.p = torch.nn.Parameter(torch.zeros(1))
+        self.offset, self.scale = offset, scale
 
     def forward(self, x):
         from recnet.model import RECNetOutput
 
-        return RECNetOutput(0.25 + 0.5 * x, torch.full_like(x[:, :1], 0.5), (), x)
+        return RECNetOutput(self.offset + self.scale * x, torch.full_like(x[:, :1], 0.5), (), x)
+
+
+def veil():  # a stand-in network that flattens: no black, no white
+    return Affine(0.25, 0.5)
+
+
+def tone_down():  # a stand-in network that tones a blown photo down
+    return Affine(0.02, 0.95)
 
 
 @pytest.mark.parametrize("colour", ["photo", "network"])
 def test_the_pipeline_keeps_the_range_by_default_and_not_when_asked(colour):
     rgb = ramp(0.0, 1.0, 64, 80).permute(1, 2, 0).contiguous().numpy()
-    kept = correct_rgb(rgb, Veil(), "native", colour=colour, strength=1.0).rgb
-    as_is = correct_rgb(rgb, Veil(), "native", colour=colour, tonal_range="network", strength=1.0).rgb
+    kept = correct_rgb(rgb, veil(), "native", colour=colour, strength=1.0).rgb
+    as_is = correct_rgb(rgb, veil(), "native", colour=colour, tonal_range="network", strength=1.0).rgb
     y = lambda a: a @ np.array([0.299, 0.587, 0.114], np.float32)  # noqa: E731
     assert np.percentile(y(as_is), 99) < 0.8 and np.percentile(y(as_is), 1) > 0.2  # the veil
     assert np.percentile(y(kept), 99) >= FULL_RANGE[1] - 0.01 and np.percentile(y(kept), 1) <= FULL_RANGE[0] + 0.01
     with pytest.raises(ValueError, match="tonal_range"):
-        correct_rgb(rgb, Veil(), "native", tonal_range="auto")
-
-
-class ToneDown(torch.nn.Module):
-    """A 'network' that tones a blown photo down: out = 0.02 + 0.95 * in (and a mask)."""
-
-    def __init__(self):
-        super().__init__()
-        self.p = torch.nn.Parameter(torch.zeros(1))
-
-    def forward(self, x):
-        from recnet.model import RECNetOutput
-
-        return RECNetOutput(0.02 + 0.95 * x, torch.full_like(x[:, :1], 0.5), (), x)
+        correct_rgb(rgb, veil(), "native", tonal_range="auto")
 
 
 @pytest.mark.parametrize("colour", ["photo", "network"])
 def test_the_pipeline_does_not_blow_out_again_what_the_network_toned_down(colour):
     blown = ramp(0.3, 1.6, 64, 80).clamp(0, 1).permute(1, 2, 0).contiguous().numpy()  # half the photo clipped
-    out = correct_rgb(blown, ToneDown(), "native", colour=colour, strength=1.0).rgb
+    out = correct_rgb(blown, tone_down(), "native", colour=colour, strength=1.0).rgb
     y = out @ np.array([0.299, 0.587, 0.114], np.float32)
     assert np.percentile(y, 99) == pytest.approx(0.02 + 0.95 * 0.99, abs=0.01)  # not stretched back to 1.0
     assert (out < 0.999).all()  # nothing clipped again
