@@ -13,11 +13,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import torch  # noqa: E402
 
 import recnet.inference.pipeline as pipeline  # noqa: E402
 from recnet.__main__ import main  # noqa: E402
-from recnet.inference.tonal_range import MAX_STRETCH, black_white  # noqa: E402
+from recnet.inference.tonal_range import black_white, stretch_levels  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "results" / "tonal_range_variants"
 _photo = {}
@@ -33,21 +32,12 @@ def levels(full_range, photo_points=False, black_end=True, white_end=True):
     """The step with black and white points at least ``full_range`` (and the photo's, if asked)."""
 
     def step(corrected):
-        out_black, mid, out_white = black_white(corrected)
-        if not out_black + 1e-4 < mid < out_white - 1e-4:
-            return corrected
-        blacks, whites = [out_black, full_range[0]], [out_white, full_range[1]]
+        black, white = full_range
         if photo_points:
             in_black, _, in_white = black_white(_photo["low"])
-            blacks.append(in_black)
-            whites.append(in_white)
-        black = max(min(blacks), mid - MAX_STRETCH * (mid - out_black)) if black_end else out_black
-        white = min(max(whites), mid + MAX_STRETCH * (out_white - mid)) if white_end else out_white
-        if black >= out_black and white <= out_white:
-            return corrected
-        below = black + (corrected - out_black) * ((mid - black) / (mid - out_black))
-        above = mid + (corrected - mid) * ((white - mid) / (out_white - mid))
-        return torch.where(corrected < mid, below, above).clamp_(0.0, 1.0)
+            black, white = min(black, in_black), max(white, in_white)
+        # a target of 1 for the black (0 for the white) never moves that end: stretch_levels never narrows
+        return stretch_levels(corrected, black if black_end else 1.0, white if white_end else 0.0)
 
     return step
 

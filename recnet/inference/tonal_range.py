@@ -72,16 +72,23 @@ def black_white(rgb: torch.Tensor) -> tuple[float, float, float]:
     return lo, mid, hi
 
 
-def full_tonal_range(corrected: torch.Tensor) -> torch.Tensor:
-    """(3, H, W) sRGB in [0, 1], the network's output -> the output with its black and white
-    points stretched to at least ``FULL_RANGE`` (never narrowed), its median kept."""
+def stretch_levels(corrected: torch.Tensor, black: float, white: float) -> torch.Tensor:
+    """(3, H, W) sRGB in [0, 1] -> its black and white points moved out towards ``black`` and
+    ``white`` (never in, each segment stretched at most ``MAX_STRETCH`` times), its median kept:
+    the two-segment levels curve of this module's docstring."""
     out_black, mid, out_white = black_white(corrected)
     if not out_black + 1e-4 < mid < out_white - 1e-4:
         return corrected  # a flat image: no range to stretch
-    black = max(min(out_black, FULL_RANGE[0]), mid - MAX_STRETCH * (mid - out_black))
-    white = min(max(out_white, FULL_RANGE[1]), mid + MAX_STRETCH * (out_white - mid))
+    black = max(min(out_black, black), mid - MAX_STRETCH * (mid - out_black))
+    white = min(max(out_white, white), mid + MAX_STRETCH * (out_white - mid))
     if black >= out_black and white <= out_white:
         return corrected  # the range is there already: nothing to undo
     below = black + (corrected - out_black) * ((mid - black) / (mid - out_black))
     above = mid + (corrected - mid) * ((white - mid) / (out_white - mid))
     return torch.where(corrected < mid, below, above).clamp_(0.0, 1.0)
+
+
+def full_tonal_range(corrected: torch.Tensor) -> torch.Tensor:
+    """(3, H, W) sRGB in [0, 1], the network's output -> the output with its black and white
+    points stretched to at least ``FULL_RANGE`` (never narrowed), its median kept."""
+    return stretch_levels(corrected, *FULL_RANGE)
