@@ -39,6 +39,9 @@ class RECNetOutput(NamedTuple):
     mask: torch.Tensor  # (B, 1, H, W) exposure mask: 1 = needs brightening
     block_outputs: tuple  # five (B, C, H, W) DualBlock outputs
     stem: torch.Tensor  # (B, C, H, W) features of the input image
+    # (B, 3, H, W) the output before the final clamp: where the network reaches past white, how far
+    # (recnet.inference.highlights rolls it off instead of clipping); None where a network has no such output
+    unclamped: torch.Tensor | None = None
 
 
 class ExposureMaskNet(nn.Module):
@@ -240,7 +243,8 @@ class RECNet(nn.Module):
             x = block(x, mask)
             outputs.append(x)
         y = self.refine(self.merge(torch.cat(outputs, dim=1)))
-        return RECNetOutput(torch.clamp(y + 1e-5, 0, 1), mask, tuple(outputs), x0)
+        y = y + 1e-5
+        return RECNetOutput(torch.clamp(y, 0, 1), mask, tuple(outputs), x0, y)
 
 
 # --- official parameter names -------------------------------------------------------------

@@ -61,8 +61,7 @@ def shared_model(blur: str) -> tuple[RECNet, FoldedRECNet]:
 
 def reference(model: RECNet, image: torch.Tensor):
     with torch.inference_mode():
-        out = model(image)
-    return out.image, out.mask
+        return model(image)
 
 
 CASES = [
@@ -78,11 +77,13 @@ def test_fast_forward_equals_reference(blur, shape):
     model, fast = shared_model(blur)
     batch, height, width = shape
     image = torch.rand(batch, 3, height, width, generator=torch.Generator().manual_seed(height * 1000 + width))
-    ref_image, ref_mask = reference(model, image)
+    ref_image, ref_mask, *_, ref_unclamped = reference(model, image)
     out = fast(image)
     assert out.image.shape == ref_image.shape and out.mask.shape == ref_mask.shape
     assert (out.image - ref_image).abs().max().item() < TOLERANCE
     assert (out.mask - ref_mask).abs().max().item() < TOLERANCE
+    assert (out.unclamped - ref_unclamped).abs().max().item() < TOLERANCE  # what the highlight roll-off reads
+    assert torch.equal(out.image, out.unclamped.clamp(0, 1))
     if height * width >= 64:  # the comparison means something only if the output is not clamped flat
         assert ((ref_image > 0) & (ref_image < 1)).float().mean() > 0.3
 
@@ -117,13 +118,13 @@ def test_run_model_dispatch_and_cache():
     assert uses_folded_path(model, image)
     fast = folded_model(model)
     assert folded_model(model) is fast  # built once per model
-    ref_image, _ = reference(model, image)
+    ref_image = reference(model, image).image
     assert (run_model(model, image).image - ref_image).abs().max() < TOLERANCE
 
     with torch.no_grad():  # new weights: the folded copy is rebuilt, and still matches
         model.stem.bias.add_(0.1)
     assert folded_model(model) is not fast
-    ref_image, _ = reference(model, image)
+    ref_image = reference(model, image).image
     assert (run_model(model, image).image - ref_image).abs().max() < TOLERANCE
 
     set_folded_inference(False)
@@ -157,7 +158,7 @@ def test_without_onednn_post_ops(monkeypatch):
     monkeypatch.setattr(folded, "_FUSED", False)
     model = shared_model("negative_taps")[0]
     image = torch.rand(1, 3, 19, 23)
-    ref_image, ref_mask = reference(model, image)
+    ref_image, ref_mask = reference(model, image)[:2]
     out = FoldedRECNet(model)(image)
     assert (out.image - ref_image).abs().max() < TOLERANCE and (out.mask - ref_mask).abs().max() < TOLERANCE
 
@@ -166,7 +167,7 @@ def test_flat_image_is_stable():
     """Instance norm of a nearly constant image divides by ~sqrt(eps): the folded norm must not amplify rounding."""
     model = shared_model("rank1")[0]
     image = torch.full((1, 3, 24, 24), 0.5) + 1e-4 * torch.rand(1, 3, 24, 24)
-    ref_image, _ = reference(model, image)
+    ref_image = reference(model, image).image
     assert (FoldedRECNet(model)(image).image - ref_image).abs().max() < TOLERANCE
 
 

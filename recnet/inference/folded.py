@@ -81,6 +81,7 @@ _STATS_SAMPLE = 4096  # pixels used to estimate the feature means that centre th
 class FoldedOutput(NamedTuple):
     image: torch.Tensor  # (B, 3, H, W) in [0, 1] (a view of a channels-last tensor)
     mask: torch.Tensor  # (B, 1, H, W) exposure mask
+    unclamped: torch.Tensor  # (B, 3, H, W) the image before the final clamp (``RECNetOutput.unclamped``)
 
 
 # ----------------------------------------------------------------------------- convolutions
@@ -370,8 +371,8 @@ def _mixing_as_depthwise(mix3, mix5, c: int) -> dict:
 class FoldedRECNet:
     """RECNet's forward for float32 CPU inference, built once from a model (weights folded).
 
-    Call with an image (B, 3, H, W) in [0, 1]; returns ``FoldedOutput(image, mask)`` equal to the
-    reference's ``image`` and ``mask`` (the block outputs and stem are not kept).
+    Call with an image (B, 3, H, W) in [0, 1]; returns ``FoldedOutput(image, mask, unclamped)`` equal
+    to the reference's (the block outputs and stem are not kept).
     """
 
     def __init__(self, model: RECNet):
@@ -424,8 +425,8 @@ class FoldedRECNet:
             x = self._block(block, x, *regions[block.blur_index])
             merged = _linear(_rows(x), self.merge_weights[i], self.merge_b if merged is None else None, merged)
         del x, x0, regions
-        out = self._refine(merged.view(batch, height, width, -1))
-        return FoldedOutput(out.permute(0, 3, 1, 2), mask[:, None])
+        unclamped = self._refine(merged.view(batch, height, width, -1)).permute(0, 3, 1, 2)
+        return FoldedOutput(unclamped.clamp(0, 1), mask[:, None], unclamped)
 
     def _exposure_mask(self, x: torch.Tensor) -> torch.Tensor:
         """``ExposureMaskNet``: replicate-padded convs; returns the mask as (B, H, W)."""
@@ -570,7 +571,7 @@ class FoldedRECNet:
             out = _conv(x[b : b + 1], *self.conv_last, 1)[0]
             outputs.append(_add_constant_response(out, _constant_response(self.conv_last[0], bias[b])))
         out = outputs[0][None] if len(outputs) == 1 else torch.stack(outputs)
-        return out.add_(1e-5).clamp_(0, 1)
+        return out.add_(1e-5)  # unclamped: the caller clamps
 
 
 def _attention_matrix(q: torch.Tensor, k: torch.Tensor, temperature: torch.Tensor) -> torch.Tensor:
@@ -646,7 +647,8 @@ def backend_name(model) -> str:
 
 
 def run_model(model, image: torch.Tensor) -> FoldedOutput:
-    """(image, mask) of RECNet on a (B, 3, H, W) image: the folded path where it applies, else the reference.
+    """(image, mask, unclamped) of RECNet on a (B, 3, H, W) image: the folded path where it applies, else
+    the reference. A network without an unclamped output (a stand-in) gives its image for it.
 
     The first folded-path call also applies ``tune_allocator`` (unless ``RECNET_TUNE_ALLOCATOR=0``);
     a server should call that itself at start-up, before its worker threads exist.
@@ -655,4 +657,4 @@ def run_model(model, image: torch.Tensor) -> FoldedOutput:
         tune_allocator()
         return folded_model(model)(image)
     result = model(image)
-    return FoldedOutput(result.image, result.mask)
+    return FoldedOutput(result.image, result.mask, result.image if result.unclamped is None else result.unclamped)

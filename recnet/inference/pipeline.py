@@ -5,7 +5,8 @@ a working resolution (long side ``WORKING_LONG_SIDE``) and carries the correctio
 a guided upsampling of the per-pixel colour transform (``recnet.inference.guided_upsample``); photos
 already at or below the working size run natively in both modes.
 
-``colour="photo"`` (the default) keeps the photo's own hue and saturation and takes only the
+What the network pushes past white is rolled off into the highlights rather than clipped
+(``recnet.inference.highlights``). ``colour="photo"`` (the default) keeps the photo's own hue and saturation and takes only the
 network's change of brightness (``recnet.inference.colour``); ``colour="network"`` keeps the network's
 colours too. ``tonal_range="full"`` (the default) then stretches the result's black and white
 points to at least a well-exposed photo's (``recnet.inference.tonal_range``: no grey veil); ``"network"`` keeps the network's. Both are applied at the resolution the network ran at, before any upsampling.
@@ -28,6 +29,7 @@ from recnet.image_io import Photo, photo_from_array, photo_from_pil, photo_to_ar
 from recnet.inference.colour import COLOURS, keep_photo_colours
 from recnet.inference.folded import run_model
 from recnet.inference.guided_upsample import downsample, guided_upsample
+from recnet.inference.highlights import roll_off_highlights
 from recnet.inference.strength import Suggestion, suggest_strength
 from recnet.inference.tonal_range import TONAL_RANGES, full_tonal_range
 
@@ -137,7 +139,7 @@ def correct_rgb(rgb: np.ndarray, model, mode: str = "fast", long_side: int = WOR
         torch.cuda.synchronize()
     t1 = time.perf_counter()
     crop = (..., slice(top, top + low_h), slice(left, left + low_w))
-    low_out = result.image[0].float().cpu()[crop]  # (3, h, w)
+    low_out = roll_off_highlights(result.unclamped[0].float().cpu()[crop])  # (3, h, w): past white rolled off, not clipped
     mask = result.mask.float().cpu().clamp_(0, 1)[crop]  # (1, 1, h, w)
     if colour == "photo":
         low_out = keep_photo_colours(low, low_out)
