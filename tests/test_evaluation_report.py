@@ -10,7 +10,6 @@ import datetime
 import json
 import subprocess
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -21,6 +20,7 @@ import recnet
 from recnet.__main__ import main
 from recnet.evaluation import report
 from recnet.evaluation.evaluate import model_method
+from recnet.model import RECNetOutput
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -35,7 +35,7 @@ class Gain(torch.nn.Module):
         self.gain = torch.nn.Parameter(torch.tensor(float(gain)), requires_grad=False)
 
     def forward(self, x):
-        return SimpleNamespace(image=(x * self.gain).clamp(0, 1), mask=torch.zeros_like(x[:, :1]))
+        return RECNetOutput((x * self.gain).clamp(0, 1), torch.zeros_like(x[:, :1]), (), x)
 
 
 def _photos(folder: Path, count: int = 3, size=(48, 40), seed: int = 0) -> Path:
