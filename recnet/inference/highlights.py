@@ -27,16 +27,16 @@ from __future__ import annotations
 
 import torch
 
+from recnet.inference.tonal_range import strided_sample
+
 KNEE = 0.8  # values up to this are the network's own; above it the shoulder starts
 WHITE_QUANTILE = 0.999  # the output's white: this quantile of each pixel's brightest channel (outliers clip)
-_SAMPLE = 1 << 18  # the quantile is taken on at most this many pixels (strided), for speed
 
 
 def roll_off_highlights(unclamped: torch.Tensor, knee: float = KNEE) -> torch.Tensor:
     """(3, H, W) the network's output before its clamp -> (3, H, W) in [0, 1], values past white
     rolled off into [knee, 1] rather than clipped."""
-    peak = unclamped.amax(dim=0).flatten()
-    white = float(torch.quantile(peak[:: max(1, peak.numel() // _SAMPLE)].float(), WHITE_QUANTILE))
+    white = float(torch.quantile(strided_sample(unclamped.amax(dim=0).float()), WHITE_QUANTILE))
     if white <= 1.0:
         return unclamped.clamp(0.0, 1.0)  # nothing past white worth keeping: the network's clamp
     ratio = (white - knee) / (1.0 - knee)  # the shoulder's slope at its start, relative to the chord

@@ -55,10 +55,15 @@ def luma(rgb: torch.Tensor) -> torch.Tensor:
     return r * rgb[0] + g * rgb[1] + b * rgb[2]
 
 
+def strided_sample(values: torch.Tensor) -> torch.Tensor:
+    """At most about ``_SAMPLE`` of ``values`` (strided), flat: enough for a percentile, for speed."""
+    flat = values.flatten()
+    return flat[:: max(1, flat.numel() // _SAMPLE)]
+
+
 def luma_sample(rgb: torch.Tensor) -> torch.Tensor:
     """The luma of at most ``_SAMPLE`` pixels (strided) of a (3, H, W) image, flat."""
-    y = luma(rgb.float()).flatten()
-    return y[:: max(1, y.numel() // _SAMPLE)]
+    return strided_sample(luma(rgb.float()))
 
 
 def luma_quantiles(y: torch.Tensor, quantiles) -> list[float]:
