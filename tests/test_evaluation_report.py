@@ -13,29 +13,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 import recnet
 from recnet.__main__ import main
 from recnet.evaluation import report
 from recnet.evaluation.evaluate import model_method
-from recnet.model import RECNetOutput
+from tests.stand_ins import AffineNet
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
-
-class Gain(torch.nn.Module):
-    """A stand-in for RECNet: the image times ``gain`` (1: returns the photo unchanged)."""
-
-    weights_path = None  # as RECNet declares it: built in code, not loaded
-
-    def __init__(self, gain: float):
-        super().__init__()
-        self.gain = torch.nn.Parameter(torch.tensor(float(gain)), requires_grad=False)
-
-    def forward(self, x):
-        return RECNetOutput((x * self.gain).clamp(0, 1), torch.zeros_like(x[:, :1]), (), x)
 
 
 def _photos(folder: Path, count: int = 3, size=(48, 40), seed: int = 0) -> Path:
@@ -94,8 +80,8 @@ def test_as_is_identity_model_is_harmless_and_a_darkening_one_is_not(tmp_path):
 
     # the same through the product's correction (fast mode, guided upsampling from 16 px; the network's own range)
     # (at full strength: the suggested one could leave these photos alone whatever the network does)
-    same = report.as_is_section(model_method(Gain(1.0), "fast", 16, "photo", "network", 1.0), photos)
-    dark = report.as_is_section(model_method(Gain(0.5), "fast", 16, "photo", "network", 1.0), photos)
+    same = report.as_is_section(model_method(AffineNet(scale=1.0), "fast", 16, "photo", "network", 1.0), photos)
+    dark = report.as_is_section(model_method(AffineNet(scale=0.5), "fast", 16, "photo", "network", 1.0), photos)
     assert same["psnr"] >= report.MIN_AS_IS_PSNR_DB and same["pass"]
     assert dark["psnr"] < 15 and dark["min_psnr"] <= dark["psnr"] and not dark["pass"] and dark["unchanged"] == 0
     assert dark["target"]["min_psnr_db"] == 30.0
@@ -178,8 +164,8 @@ def test_provenance_outside_git_and_default_paths(tmp_path):
 
 @pytest.fixture()
 def gain_model(monkeypatch):
-    """``evaluate`` loads a Gain model instead of weights; set ``.gain`` to change it."""
-    model = Gain(1.0)
+    """``evaluate`` loads a stand-in that returns the photo instead of weights; set ``.scale`` to change it."""
+    model = AffineNet(scale=1.0)
     monkeypatch.setattr("recnet.weights.load_model", lambda weights=None, device="auto": model)
     return model
 
@@ -219,7 +205,7 @@ def test_cli_report_sections_combine_into_one_json(tmp_path, gain_model, capsys)
     assert result["all_pass"] is False
     assert "as_is [2/2]" in err and "targets: synthetic FAIL" in err  # progress on stderr
 
-    gain_model.gain.fill_(0.5)  # darkens: harms the as-is photos
+    gain_model.scale = 0.5  # darkens: harms the as-is photos
     rc, dark, _ = _run(capsys, "--as-is", str(photos), "--quiet", "--strength", "1")
     assert rc == 0 and list(dark["sections"]) == ["as_is"] and not dark["pass"]["as_is"] and dark["strength"] == 1.0
 

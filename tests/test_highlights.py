@@ -7,7 +7,8 @@ import torch
 
 from recnet.inference.highlights import KNEE, WHITE_QUANTILE, roll_off_highlights
 from recnet.inference.pipeline import correct_rgb
-from recnet.model import RECNet, RECNetOutput
+from recnet.model import RECNet
+from tests.stand_ins import AffineNet
 
 
 def test_an_output_within_range_is_only_clamped():
@@ -37,23 +38,11 @@ def test_the_shoulder_joins_the_identity_smoothly_at_the_knee():
     assert (c - b) == pytest.approx(b - a, rel=0.01)  # slope 1 on both sides: no kink in gradients
 
 
-class Overshoot(torch.nn.Module):
-    """A stand-in network that lifts everything 1.6x, pushing the bright half past white."""
-
-    def __init__(self):
-        super().__init__()
-        self.p = torch.nn.Parameter(torch.zeros(1))
-
-    def forward(self, x):
-        y = 1.6 * x
-        return RECNetOutput(y.clamp(0, 1), torch.full_like(x[:, :1], 0.5), (), x, y)
-
-
 @pytest.mark.parametrize("colour", ["photo", "network"])
 def test_the_pipeline_keeps_detail_the_network_pushed_past_white(colour):
     rng = np.random.default_rng(0)
     bright = (0.7 + 0.2 * rng.random((64, 80, 1), dtype=np.float32)).repeat(3, axis=2)  # a lit curtain: detail
-    out = correct_rgb(bright, Overshoot(), "native", colour=colour, tonal_range="network", strength=1.0).rgb
+    out = correct_rgb(bright, AffineNet(scale=1.6), "native", colour=colour, tonal_range="network", strength=1.0).rgb
     luma = out.mean(axis=2)
     clipped = (1.6 * bright).clip(0, 1).mean(axis=2)
     assert (clipped >= 1).all()  # the network's own clamp: flat white, no texture left

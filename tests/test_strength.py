@@ -8,6 +8,7 @@ import torch
 
 from recnet.inference.pipeline import correct_rgb
 from recnet.inference.strength import CLIPPED, UNDER, WASHED, parse_strength, suggest_strength
+from tests.stand_ins import AffineNet
 
 
 def scene(lo: float, hi: float, h: int = 48, w: int = 64, seed: int = 0) -> torch.Tensor:
@@ -51,30 +52,18 @@ def test_parse_strength():
             parse_strength(bad)
 
 
-class Brighten(torch.nn.Module):
-    """A 'network' that doubles every value, to drive the pipeline."""
-
-    def __init__(self):
-        super().__init__()
-        self.p = torch.nn.Parameter(torch.zeros(1))
-
-    def forward(self, x):
-        from recnet.model import RECNetOutput
-
-        return RECNetOutput((2 * x).clamp(0, 1), torch.full_like(x[:, :1], 0.5), (), x)
-
-
 def test_the_pipeline_applies_the_suggested_strength_by_default_and_a_given_one_exactly():
     good = scene(0.05, 0.9, 64, 80).permute(1, 2, 0).contiguous().numpy()
-    auto = correct_rgb(good, Brighten(), "native")
+    double = AffineNet(scale=2.0)
+    auto = correct_rgb(good, double, "native")
     assert auto.strength == auto.suggested.strength == 0.0
     np.testing.assert_array_equal(auto.rgb, good)  # left as it was
-    full = correct_rgb(good, Brighten(), "native", strength=1.0)
-    half = correct_rgb(good, Brighten(), "native", strength=0.5)
+    full = correct_rgb(good, double, "native", strength=1.0)
+    half = correct_rgb(good, double, "native", strength=0.5)
     assert full.strength == 1.0 and full.suggested == auto.suggested and full.rgb.mean() > good.mean() + 0.1
     np.testing.assert_allclose(half.rgb, (good + full.rgb) / 2, atol=1e-6)
     dim = (good * 0.4).astype(np.float32)
-    assert correct_rgb(dim, Brighten(), "native").strength == 1.0  # an under-exposed photo gets all of it
+    assert correct_rgb(dim, double, "native").strength == 1.0  # an under-exposed photo gets all of it
     for bad in (1.5, -0.1, float("nan")):
         with pytest.raises(ValueError, match="strength"):
-            correct_rgb(good, Brighten(), "native", strength=bad)
+            correct_rgb(good, double, "native", strength=bad)

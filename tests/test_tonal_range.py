@@ -7,6 +7,7 @@ import torch
 
 from recnet.inference.pipeline import correct_rgb
 from recnet.inference.tonal_range import FULL_RANGE, MAX_STRETCH, black_white, full_tonal_range
+from tests.stand_ins import AffineNet
 
 
 def ramp(lo: float, hi: float, h: int = 40, w: int = 60) -> torch.Tensor:
@@ -68,26 +69,12 @@ def test_only_the_flattened_end_moves():
     assert lo == pytest.approx(black_white(darker_whites)[0], abs=2e-3) and hi == pytest.approx(FULL_RANGE[1], abs=2e-3)
 
 
-class Affine(torch.nn.Module):
-    """A 'network' that answers out = offset + scale * in (and a mask), to drive the pipeline."""
-
-    def __init__(self, offset: float, scale: float):
-        super().__init__()
-        self.p = torch.nn.Parameter(torch.zeros(1))
-        self.offset, self.scale = offset, scale
-
-    def forward(self, x):
-        from recnet.model import RECNetOutput
-
-        return RECNetOutput(self.offset + self.scale * x, torch.full_like(x[:, :1], 0.5), (), x)
-
-
 def veil():  # a stand-in network that flattens: no black, no white
-    return Affine(0.25, 0.5)
+    return AffineNet(0.25, 0.5)
 
 
 def tone_down():  # a stand-in network that tones a blown photo down
-    return Affine(0.02, 0.95)
+    return AffineNet(0.02, 0.95)
 
 
 @pytest.mark.parametrize("colour", ["photo", "network"])
