@@ -102,11 +102,13 @@ def test_a_thin_strip_gets_about_the_correction_of_a_normal_photo(shipped, mode)
     # exactly what a photo MIN_WORKING_SIDE tall and as long gets: the strip is mirrored out to it
     taller = recnet.enhance(flat(MIN_WORKING_SIDE, 4000), shipped, mode).image.mean((0, 1))
     np.testing.assert_allclose(strip.image.mean((0, 1)), taller, atol=1.0)
-    # and within 10 % of a normal photo: the rest is the network's own size dependence (its
-    # attention sums over H*W; uniform photos of 64x64 to 640x480 already differ by up to 12 %);
-    # before MIN_WORKING_SIDE the fast-mode strip came back darker than it went in
+    # and brightened like a normal photo: before MIN_WORKING_SIDE the fast-mode strip came back
+    # darker than it went in. How much is the network's own size dependence (its attention sums over
+    # H*W): uniform photos of 64x64 to 640x480 get 107-163 on red with the weights of 2026-12-01
+    # (122-148 with those before), so the strip's lift is held to half to 1.5x a 640x480 photo's
     normal = recnet.enhance(flat(480, 640), shipped, mode).image.mean((0, 1))
-    np.testing.assert_allclose(strip.image.mean((0, 1)), normal, rtol=0.10)
+    lift, normal_lift = strip.image.mean((0, 1)) - colour, normal - colour
+    assert (normal_lift > 0).all() and (lift >= 0.5 * normal_lift).all() and (lift <= 1.5 * normal_lift).all()
 
 
 @pytest.mark.parametrize("mode", ["fast", "native"])
