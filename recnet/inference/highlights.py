@@ -17,10 +17,10 @@ is concave and increasing, and reaches 1 at ``white``, so what lies between the 
 keeps its order and detail, compressed into [KNEE, 1]. An output that stays within [0, 1]
 is only clamped, as before (4 of the 8 real photos and 33 of the 57 real validation pairs).
 
-Measured with the weights shipped then (the mean of 10,500-12,000; product defaults, ``evaluate --all``; the model card has the
-files): real validation 18.15 -> 18.21 dB, SSIM 0.7632 -> 0.7636; synthetic test 17.29 -> 17.27;
-do no harm 34.90 -> 34.88 dB (worst photo 16.67 -> 16.81); a knee of 0.6 scored lower on all
-three (18.20, 17.26, 34.74).
+Measured with the weights shipped then (the mean of 10,500-12,000; product defaults,
+``evaluate --all``; the model card has the files): real validation 18.15 -> 18.21 dB, SSIM
+0.7632 -> 0.7636; synthetic test 17.29 -> 17.27; do no harm 34.90 -> 34.88 dB (worst photo
+16.67 -> 16.81); a knee of 0.6 scored lower on all three (18.20, 17.26, 34.74).
 """
 
 from __future__ import annotations
