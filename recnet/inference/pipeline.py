@@ -9,7 +9,10 @@ What the network pushes past white is rolled off into the highlights rather than
 (``recnet.inference.highlights``). ``colour="photo"`` (the default) keeps the photo's own hue and saturation and takes only the
 network's change of brightness (``recnet.inference.colour``); ``colour="network"`` keeps the network's
 colours too. ``tonal_range="full"`` (the default) then stretches the result's black and white
-points to at least a well-exposed photo's (``recnet.inference.tonal_range``: no grey veil); ``"network"`` keeps the network's. Both are applied at the resolution the network ran at, before any upsampling.
+points to at least a well-exposed photo's (``recnet.inference.tonal_range``: no grey veil) and then
+smooths it where the photo is flat, so that the photo's 8-bit steps do not come back as contour
+bands (``recnet.inference.flat_regions``); ``"network"`` keeps the network's tones as they are. All of
+these are applied at the resolution the network ran at, before any upsampling.
 
 ``strength`` blends the photo (0) with that correction (1); the default, ``None``, takes the
 strength ``recnet.inference.strength`` suggests from the photo's histogram: the full correction for a
@@ -27,6 +30,7 @@ import torch.nn.functional as F
 
 from recnet.image_io import Photo, photo_from_array, photo_from_pil, photo_to_array, photo_to_pil
 from recnet.inference.colour import COLOURS, keep_photo_colours
+from recnet.inference.flat_regions import smooth_flat_regions
 from recnet.inference.folded import run_model
 from recnet.inference.guided_upsample import downsample, guided_upsample
 from recnet.inference.highlights import roll_off_highlights
@@ -143,8 +147,8 @@ def correct_rgb(rgb: np.ndarray, model, mode: str = "fast", long_side: int = WOR
     mask = result.mask.float().cpu().clamp_(0, 1)[crop]  # (1, 1, h, w)
     if colour == "photo":
         low_out = keep_photo_colours(low, low_out)
-    if tonal_range == "full":
-        low_out = full_tonal_range(low_out)
+    if tonal_range == "full":  # the finished tones: full range, and no contour bands where the photo is flat
+        low_out = smooth_flat_regions(low, full_tonal_range(low_out))
     if resized:
         out = guided_upsample(low, low_out.contiguous(), full, GUIDE_RADIUS, GUIDE_EPS)  # (H, W, 3)
         mask = F.interpolate(mask, size=(height, width), mode="bilinear", align_corners=False)  # stays in [0, 1]
@@ -180,8 +184,8 @@ def enhance(
     comes back upright; 16-bit colour comes back 8-bit through PIL, which has no such mode), the exposure map at image size and the timings.
     ``model=None`` loads the shipped weights once and reuses them. ``colour``: "photo" keeps
     the photo's hue and saturation (the default), "network" the network's own colours.
-    ``tonal_range``: "full" gives at least a well-exposed photo's black and white points (the
-    default), "network" the network's own. ``strength``: 0 (the photo) to 1 (the full
+    ``tonal_range``: "full" gives at least a well-exposed photo's black and white points and no
+    contour bands where the photo is flat (the default), "network" the network's own tones. ``strength``: 0 (the photo) to 1 (the full
     correction); ``None`` (the default) takes the strength suggested for this photo, in ``.suggested``.
     """
     model = model if model is not None else _default_model()

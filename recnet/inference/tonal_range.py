@@ -45,7 +45,7 @@ QUANTILES = (0.01, 0.5, 0.99)  # black point, median, white point: luma percenti
 FULL_RANGE = (0.04, 0.93)
 MAX_STRETCH = 3.0  # the most either segment of the levels curve is stretched
 TONAL_RANGE_HELP = ("full (default): black and white points at least a well-exposed photo's, never a flattened "
-                    "grey result; network: the network's own")
+                    "grey result, and no contour bands where the photo is flat; network: the network's own tones")
 _SAMPLE = 1 << 18  # quantiles are taken on at most this many pixels (strided), for speed
 
 

@@ -1,0 +1,52 @@
+"""Smooth the result where the photo is flat: no contour bands in skies and walls.
+
+An 8-bit photo's flat areas (a pale sky, a washed-out wall) step by one code value at a time.
+Where the network tones such an area down, it also stretches its contrast, and the steps come
+out as visible contour bands: in julochka's nearly white sky the output's luma moves 3-8 code
+values for each code value of the photo's, and the sky came back in streaks that follow the
+photo's isolines. The network's answer there is right on average; only its steps are wrong.
+
+``smooth_flat_regions`` replaces the result, in windows where the photo is flat, by the colour
+guided filter of the result with the photo as guide (He, Sun, Tang, "Guided Image Filtering",
+TPAMI 2013): where the photo's variance is well below ``FLAT_EPS`` that filter returns the
+result's local mean, so a step becomes a ramp across the window. Everywhere else the result is
+left as it is, through a weight ``FLAT_EPS / (variance + FLAT_EPS)`` of the photo's luma variance,
+averaged over the window so it changes smoothly:
+
+    out = result + weight * (guided_filter(photo -> result) - result)
+
+Only flat windows, because the filter alone (a local affine colour map over a 33 px window)
+cannot follow the network where it lifts a dark room 20x and keeps its window as it is: used
+everywhere it darkened the shadows next to bright edges and shifted the colour of a lamp
+(Rodrigo_Valla). Part of ``tonal_range="full"`` in ``recnet.inference.pipeline``: applied at the
+working resolution right after the tonal-range stretch (which stretches the same steps further),
+before the guided upsampling; ``tonal_range="network"`` keeps the network's tones as they are.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from recnet.image_io import LUMA_601
+from recnet.inference.guided_upsample import apply_affine_colour, box_mean, fit_affine_colour
+
+FLAT_RADIUS = 16  # window radius at the working resolution (640 px long side): wider than a band
+FLAT_EPS = (2 / 255) ** 2  # photo luma variance of two code values, squared: "flat" below it (1: bands stayed)
+
+
+def flatness(photo: torch.Tensor, radius: int = FLAT_RADIUS, eps: float = FLAT_EPS) -> torch.Tensor:
+    """(3, h, w) sRGB photo -> (1, h, w) weight in (0, 1]: near 1 where the photo is flat around a
+    pixel, near 0 where it has texture or an edge within ``radius``."""
+    luma = sum(w * photo[i : i + 1].float() for i, w in enumerate(LUMA_601))
+    mean = box_mean(luma, radius)
+    variance = (box_mean(luma * luma, radius) - mean * mean).clamp_min(0)
+    return box_mean(eps / (variance + eps), radius)
+
+
+def smooth_flat_regions(
+    photo: torch.Tensor, result: torch.Tensor, radius: int = FLAT_RADIUS, eps: float = FLAT_EPS
+) -> torch.Tensor:
+    """(3, h, w) sRGB photo and its correction -> the correction, smoothed where the photo is flat."""
+    coeffs = fit_affine_colour(photo, result, radius, eps)
+    filtered = apply_affine_colour(coeffs, photo.float().permute(1, 2, 0).contiguous()).permute(2, 0, 1)
+    return result + flatness(photo, radius, eps) * (filtered - result)
