@@ -10,15 +10,17 @@ photo's isolines. The network's answer there is right on average; only its steps
 guided filter of the result with the photo as guide (He, Sun, Tang, "Guided Image Filtering",
 TPAMI 2013): where the photo's variance is well below ``FLAT_EPS`` that filter returns the
 result's local mean, so a step becomes a ramp across the window. Everywhere else the result is
-left as it is, through a weight ``FLAT_EPS / (variance + FLAT_EPS)`` of the photo's luma variance,
-averaged over the window so it changes smoothly:
+left as it is, through a weight ``c0^2 / (c^2 + c0^2)`` of the photo's local contrast ``c`` (luma
+std over mean; ``c0 = FLAT_CONTRAST``), averaged over the window so it changes smoothly:
 
     out = result + weight * (guided_filter(photo -> result) - result)
 
 Only flat windows, because the filter alone (a local affine colour map over a 33 px window)
 cannot follow the network where it lifts a dark room 20x and keeps its window as it is: used
 everywhere it darkened the shadows next to bright edges and shifted the colour of a lamp
-(Rodrigo_Valla). Part of ``tonal_range="full"`` in ``recnet.inference.pipeline``: applied at the
+(Rodrigo_Valla). And contrast, not variance: with a threshold on variance alone (two code values)
+the dark hair of a lifted portrait (y_Gabriele), one or two code values deep in the photo, was
+smoothed away with the steps. Part of ``tonal_range="full"`` in ``recnet.inference.pipeline``: applied at the
 working resolution right after the tonal-range stretch (which stretches the same steps further),
 before the guided upsampling; ``tonal_range="network"`` keeps the network's tones as they are.
 """
@@ -31,16 +33,20 @@ from recnet.image_io import LUMA_601
 from recnet.inference.guided_upsample import apply_affine_colour, box_mean, fit_affine_colour
 
 FLAT_RADIUS = 16  # window radius at the working resolution (640 px long side): wider than a band
-FLAT_EPS = (2 / 255) ** 2  # photo luma variance of two code values, squared: "flat" below it (1: bands stayed)
+FLAT_EPS = (2 / 255) ** 2  # the filter's regularisation: two code values, squared (one left bands visible)
+# "flat": the photo's local contrast (luma std / mean) well below 1 %. Relative, not absolute: a dark
+# photo's hair or floor varies by one or two code values too, and that is detail, not steps
+FLAT_CONTRAST = 0.01
 
 
-def flatness(photo: torch.Tensor, radius: int = FLAT_RADIUS, eps: float = FLAT_EPS) -> torch.Tensor:
+def flatness(photo: torch.Tensor, radius: int = FLAT_RADIUS) -> torch.Tensor:
     """(3, h, w) sRGB photo -> (1, h, w) weight in (0, 1]: near 1 where the photo is flat around a
     pixel, near 0 where it has texture or an edge within ``radius``."""
     luma = sum(w * photo[i : i + 1].float() for i, w in enumerate(LUMA_601))
     mean = box_mean(luma, radius)
     variance = (box_mean(luma * luma, radius) - mean * mean).clamp_min(0)
-    return box_mean(eps / (variance + eps), radius)
+    contrast2 = variance / mean.clamp_min(1 / 255) ** 2
+    return box_mean(FLAT_CONTRAST**2 / (contrast2 + FLAT_CONTRAST**2), radius)
 
 
 def smooth_flat_regions(
@@ -49,4 +55,4 @@ def smooth_flat_regions(
     """(3, h, w) sRGB photo and its correction -> the correction, smoothed where the photo is flat."""
     coeffs = fit_affine_colour(photo, result, radius, eps)
     filtered = apply_affine_colour(coeffs, photo.float().permute(1, 2, 0).contiguous()).permute(2, 0, 1)
-    return result + flatness(photo, radius, eps) * (filtered - result)
+    return result + flatness(photo, radius) * (filtered - result)
