@@ -6,6 +6,7 @@ on 17 of the 19 brightest frames, on the synthetic test on all 8 pairs whose inp
 target. Not kept (the model card has the figures and what the pictures showed).
 
     python benchmarks/darkening_extrapolation.py [K ...]   # writes benchmarks/results/darkening_extrapolation/k_K.json
+    python benchmarks/darkening_extrapolation.py medians   # writes .../medians.json: output vs target median luma
 """
 
 import sys
@@ -13,10 +14,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import json  # noqa: E402
+
+import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 import recnet.inference.pipeline as pipeline  # noqa: E402
 from recnet.__main__ import main  # noqa: E402
+from recnet.image_io import LUMA_601  # noqa: E402
 from recnet.inference.colour import linear_to_srgb, luminance, srgb_to_linear  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "results" / "darkening_extrapolation"
@@ -40,8 +45,38 @@ def install(k: float) -> None:
     pipeline.suggest_strength, pipeline.roll_off_highlights = suggest, roll_off
 
 
+def medians() -> dict:
+    """Median luma of input, product output (defaults) and target on the real validation pairs and the
+    synthetic test pairs, and how often the output is lighter than the target."""
+    import recnet
+    from recnet.evaluation.evaluate import synthetic_pairs
+    from recnet.training.brackets import list_scenes, split_scenes, validation_pairs
+
+    model = recnet.load_model()
+
+    def median(rgb):
+        return round(float(np.median(np.asarray(rgb) @ np.asarray(LUMA_601))), 4)
+
+    sets = {
+        "real_val": validation_pairs(split_scenes(list_scenes("../shared/datasets/brackets")).val),
+        "synthetic": list(synthetic_pairs("../shared/datasets/test", 0)[1]),
+    }
+    report = {}
+    for name, pairs in sets.items():
+        rows = [
+            {"pair": pair, "input": median(inp), "output": median(recnet.enhance(inp.astype(np.float32), model).image),
+             "target": median(target)}
+            for pair, inp, target in pairs
+        ]  # fmt: skip
+        report[name] = {"pairs": rows}
+    return report
+
+
 if __name__ == "__main__":
     OUT.mkdir(parents=True, exist_ok=True)
+    if sys.argv[1:] == ["medians"]:
+        (OUT / "medians.json").write_text(json.dumps(medians(), indent=1) + "\n")
+        sys.exit()
     for k in [float(v) for v in sys.argv[1:]] or [1.3, 1.6]:
         install(k)
         main(["evaluate", "--all", "--quiet", "--json-out", str(OUT / f"k_{k}.json")])
