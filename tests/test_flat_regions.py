@@ -6,7 +6,7 @@ import torch
 from stand_ins import AffineNet
 
 import recnet.inference.pipeline as pipeline
-from recnet.inference.flat_regions import FLAT_RADIUS, flatness, smooth_flat_regions
+from recnet.inference.flat_regions import FLAT_EPS, FLAT_RADIUS, flatness, smooth_flat_regions
 from recnet.inference.pipeline import correct_rgb
 
 CODE = 1 / 255
@@ -40,6 +40,16 @@ def test_texture_and_its_correction_are_left_alone():
     torch.testing.assert_close(smooth_flat_regions(photo, corrected), corrected, atol=3e-4, rtol=0)
 
 
+def test_dark_detail_a_few_code_values_deep_is_not_flat():
+    # a dark photo's hair or floor: 2-6 code values, lifted 10x. Its variance is below FLAT_EPS, so a
+    # threshold on variance would smooth it away; its contrast (std / mean) is far above 1 %
+    rng = np.random.default_rng(1)
+    photo = torch.from_numpy(rng.integers(2, 7, (1, 80, 120)).astype(np.float32) / 255).expand(3, -1, -1).contiguous()
+    lifted = photo * 10
+    assert photo[0].var() < FLAT_EPS and flatness(photo).max() < 0.01
+    torch.testing.assert_close(smooth_flat_regions(photo, lifted), lifted, atol=0.1 * CODE, rtol=0)
+
+
 def test_nothing_bleeds_across_an_edge_between_two_flat_areas():
     photo = torch.full((3, 64, 128), 0.1)
     photo[..., 64:] = 0.9  # a dark wall beside a pale sky, each flat
@@ -61,7 +71,7 @@ def test_the_product_smooths_bands_only_with_the_full_tonal_range(monkeypatch):
 
     network, full = step(tonal_range="network"), step()
     monkeypatch.setattr(pipeline, "smooth_flat_regions", lambda photo, out: out)
-    stretched = step()  # the tonal-range stretch alone: steps of 14 code values
+    stretched = step()  # the tonal-range stretch alone: steps of 18 code values
     assert network == pytest.approx(6 * CODE, rel=1e-3)  # the network's own tones: untouched
     assert stretched > 2 * network and full < 0.4 * stretched
 

@@ -11,7 +11,8 @@ guided filter of the result with the photo as guide (He, Sun, Tang, "Guided Imag
 TPAMI 2013): where the photo's variance is well below ``FLAT_EPS`` that filter returns the
 result's local mean, so a step becomes a ramp across the window. Everywhere else the result is
 left as it is, through a weight ``c0^2 / (c^2 + c0^2)`` of the photo's local contrast ``c`` (luma
-std over mean; ``c0 = FLAT_CONTRAST``), averaged over the window so it changes smoothly:
+std over mean, the mean floored at one code value; ``c0 = FLAT_CONTRAST``), averaged over the window
+again so it changes smoothly:
 
     out = result + weight * (guided_filter(photo -> result) - result)
 
@@ -32,7 +33,11 @@ import torch
 from recnet.image_io import LUMA_601
 from recnet.inference.guided_upsample import apply_affine_colour, box_mean, fit_affine_colour
 
-FLAT_RADIUS = 16  # window radius at the working resolution (640 px long side): wider than a band
+# window radius in pixels of the image the step runs on: the working size in fast mode (640 px long
+# side), where bands are narrower than the 33 px window; in native mode the photo's own size, where the
+# same window is relatively smaller (wide bands soften less) and the 21 planes of the fit cost about
+# 1 GB per 12 MP
+FLAT_RADIUS = 16
 FLAT_EPS = (2 / 255) ** 2  # the filter's regularisation: two code values, squared (one left bands visible)
 # "flat": the photo's local contrast (luma std / mean) well below 1 %. Relative, not absolute: a dark
 # photo's hair or floor varies by one or two code values too, and that is detail, not steps
@@ -41,7 +46,9 @@ FLAT_CONTRAST = 0.01
 
 def flatness(photo: torch.Tensor, radius: int = FLAT_RADIUS) -> torch.Tensor:
     """(3, h, w) sRGB photo -> (1, h, w) weight in (0, 1]: near 1 where the photo is flat around a
-    pixel, near 0 where it has texture or an edge within ``radius``."""
+    pixel, near 0 where it has texture. Each window's weight is averaged again over a window, so it
+    fades in over about two radii from an edge, not in a step. The mean is floored at one code value
+    (a black window counts as flat)."""
     luma = sum(w * photo[i : i + 1].float() for i, w in enumerate(LUMA_601))
     mean = box_mean(luma, radius)
     variance = (box_mean(luma * luma, radius) - mean * mean).clamp_min(0)

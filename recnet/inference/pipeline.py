@@ -58,7 +58,7 @@ class CorrectionFacts:
     """What every layer reports about a correction (declared once; each layer adds its pixels)."""
 
     exposure_map: np.ndarray  # (H, W) float32 in [0, 1]: 1 = brightened (was under-exposed)
-    timings: dict  # seconds: "downsample", "network", "upsample" (with the colour step), "total"
+    timings: dict  # seconds: "downsample", "network", "upsample" (with the colour, tonal-range and flat-region steps), "total"
     mode: str  # the mode that actually ran ("native" for photos within the working size)
     working_size: tuple  # (width, height) the network saw
     strength: float  # how much of the correction the pixels hold (0 = the photo as it came in, 1 = all)
