@@ -35,8 +35,8 @@ from recnet.inference.guided_upsample import apply_affine_colour, box_mean, fit_
 
 # window radius in pixels of the image the step runs on: the working size in fast mode (640 px long
 # side), where bands are narrower than the 33 px window; in native mode the photo's own size, where the
-# same window is relatively smaller (wide bands soften less) and the 21 planes of the fit cost about
-# 1 GB per 12 MP
+# same window is relatively smaller (wide bands soften less) and the fit's planes peak at about 0.5 GB
+# per megapixel (1.4 GB measured at 3 MP), under the native forward's own 1 GB per megapixel
 FLAT_RADIUS = 16
 FLAT_EPS = (2 / 255) ** 2  # the filter's regularisation: two code values, squared (one left bands visible)
 # "flat": the photo's local contrast (luma std / mean) well below 1 %. Relative, not absolute: a dark
