@@ -5,7 +5,7 @@ photos come back too light (``medians``: the output's median luma against the ta
 summed up in its ``summary``). Not kept (the model card has the figures and what the pictures showed).
 
     python benchmarks/darkening_extrapolation.py [K ...]   # writes benchmarks/results/darkening_extrapolation/k_K.json
-    python benchmarks/darkening_extrapolation.py medians   # writes .../medians.json: output vs target median luma
+    python benchmarks/darkening_extrapolation.py medians [WEIGHTS OUT.json]   # default: shipped weights, .../medians.json
 """
 
 import sys
@@ -44,14 +44,14 @@ def install(k: float) -> None:
     pipeline.suggest_strength, pipeline.roll_off_highlights = suggest, roll_off
 
 
-def medians() -> dict:
+def medians(weights: str | None = None) -> dict:
     """Median luma of input, product output (defaults) and target on the real validation pairs and the
     synthetic test pairs, and how often the output is lighter than the target."""
     import recnet
     from recnet.evaluation.evaluate import synthetic_pairs
     from recnet.training.brackets import list_scenes, split_scenes, validation_pairs
 
-    model = recnet.load_model()
+    model = recnet.load_model(weights)
 
     def median(rgb):
         return round(float(np.median(np.asarray(rgb) @ np.asarray(LUMA_601))), 4)
@@ -90,8 +90,10 @@ def _lighter(rows: list) -> dict:
 
 if __name__ == "__main__":
     OUT.mkdir(parents=True, exist_ok=True)
-    if sys.argv[1:] == ["medians"]:
-        (OUT / "medians.json").write_text(json.dumps(medians(), indent=1) + "\n")
+    if sys.argv[1:2] == ["medians"]:
+        weights, out = (sys.argv[2:4] + [None, None])[:2]
+        report = {"weights": weights or "shipped", **medians(weights)}
+        Path(out or OUT / "medians.json").write_text(json.dumps(report, indent=1) + "\n")
         sys.exit()
     for k in [float(v) for v in sys.argv[1:]] or [1.3, 1.6]:
         install(k)
