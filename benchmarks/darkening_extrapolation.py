@@ -20,7 +20,6 @@ import torch  # noqa: E402
 
 import recnet.inference.pipeline as pipeline  # noqa: E402
 from recnet.__main__ import main  # noqa: E402
-from recnet.image_io import LUMA_601  # noqa: E402
 from recnet.inference.colour import linear_to_srgb, luminance, srgb_to_linear  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "results" / "darkening_extrapolation"
@@ -49,12 +48,13 @@ def medians(weights: str | None = None) -> dict:
     synthetic test pairs, and how often the output is lighter than the target."""
     import recnet
     from recnet.evaluation.evaluate import synthetic_pairs
+    from recnet.evaluation.report import luma
     from recnet.training.brackets import list_scenes, split_scenes, validation_pairs
 
     model = recnet.load_model(weights)
 
     def median(rgb):
-        return round(float(np.median(np.asarray(rgb) @ np.asarray(LUMA_601))), 4)
+        return round(float(np.median(luma(rgb))), 4)
 
     sets = {
         "real_val": validation_pairs(split_scenes(list_scenes("../shared/datasets/brackets")).val),

@@ -30,8 +30,8 @@ from __future__ import annotations
 
 import torch
 
-from recnet.image_io import LUMA_601
-from recnet.inference.guided_upsample import apply_affine_colour, box_mean, fit_affine_colour
+from recnet.inference.guided_upsample import box_mean, guided_upsample
+from recnet.inference.tonal_range import luma
 
 # window radius in pixels of the image the step runs on: the working size in fast mode (640 px long
 # side), where bands are narrower than the 33 px window; in native mode the photo's own size, where the
@@ -49,17 +49,26 @@ def flatness(photo: torch.Tensor, radius: int = FLAT_RADIUS) -> torch.Tensor:
     pixel, near 0 where it has texture. Each window's weight is averaged again over a window, so it
     fades in over about two radii from an edge, not in a step. The mean is floored at one code value
     (a black window counts as flat)."""
-    luma = sum(w * photo[i : i + 1].float() for i, w in enumerate(LUMA_601))
-    mean = box_mean(luma, radius)
-    variance = (box_mean(luma * luma, radius) - mean * mean).clamp_min(0)
+    mean, variance = local_luma_statistics(photo, radius)
     contrast2 = variance / mean.clamp_min(1 / 255) ** 2
     return box_mean(FLAT_CONTRAST**2 / (contrast2 + FLAT_CONTRAST**2), radius)
+
+
+def local_luma_statistics(photo: torch.Tensor, radius: int = FLAT_RADIUS) -> tuple[torch.Tensor, torch.Tensor]:
+    """(3, h, w) sRGB photo -> the (1, h, w) mean and variance of its luma over each window."""
+    y = luma(photo.float())[None]
+    mean = box_mean(y, radius)
+    return mean, (box_mean(y * y, radius) - mean * mean).clamp_min(0)
+
+
+def guided_filter(photo: torch.Tensor, result: torch.Tensor, radius: int = FLAT_RADIUS, eps: float = FLAT_EPS) -> torch.Tensor:
+    """The colour guided filter of ``result`` with ``photo`` as guide, both (3, h, w): the guided
+    upsampling's fit, applied at the size it was fitted at."""
+    return guided_upsample(photo, result, photo.float().permute(1, 2, 0).contiguous(), radius, eps).permute(2, 0, 1)
 
 
 def smooth_flat_regions(
     photo: torch.Tensor, result: torch.Tensor, radius: int = FLAT_RADIUS, eps: float = FLAT_EPS
 ) -> torch.Tensor:
     """(3, h, w) sRGB photo and its correction -> the correction, smoothed where the photo is flat."""
-    coeffs = fit_affine_colour(photo, result, radius, eps)
-    filtered = apply_affine_colour(coeffs, photo.float().permute(1, 2, 0).contiguous()).permute(2, 0, 1)
-    return result + flatness(photo, radius) * (filtered - result)
+    return result + flatness(photo, radius) * (guided_filter(photo, result, radius, eps) - result)
