@@ -4,6 +4,12 @@ card quotes the result; it is how the shipped step was chosen.
 
     python benchmarks/tonal_range_variants.py [VARIANT ...]   # writes benchmarks/results/tonal_range_variants/VARIANT.json
 
+``ends_weighted`` is a curve tried and not kept: the same end points, reached by moving mostly the tones
+near each end (``u ** 3`` between the untouched tones and the linear stretch, like an editor's Whites and
+Blacks sliders) instead of every tone of the segment in proportion. It kept the network's mid-tones and
+scored better, but the pictures came back flatter: lifted shadows stay lifted, so the deer photo
+(frostnip907) looked hazier.
+
 ``photo_points`` is the step before (the result also stretched to the photo's own black and white
 points); it needs the photo at working size, which the pipeline hands to ``mirror_pad`` just before the
 network runs, so this script records it there.
@@ -14,9 +20,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
+import torch  # noqa: E402
+
 import recnet.inference.pipeline as pipeline  # noqa: E402
 from recnet.__main__ import main  # noqa: E402
-from recnet.inference.tonal_range import black_white, stretch_levels  # noqa: E402
+from recnet.inference.tonal_range import FULL_RANGE, MAX_STRETCH, black_white, stretch_levels  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "results" / "tonal_range_variants"
 _photo = {}
@@ -42,6 +50,26 @@ def levels(full_range, photo_points=False, black_end=True, white_end=True):
     return step
 
 
+def ends_weighted(power=3.0):
+    """The shipped end points (those of ``stretch_levels``), reached with ``end_curve``."""
+
+    def end_curve(u, ratio):  # u: distance from the median, 1 at the output's end; ratio: output span / new span
+        inside = u.clamp(max=1.0)
+        return torch.where(u > 1.0, u, ratio * inside + (1.0 - ratio) * inside.pow(power))
+
+    def step(corrected):
+        out_black, mid, out_white = black_white(corrected)
+        if not out_black + 1e-4 < mid < out_white - 1e-4:
+            return corrected
+        black = max(min(out_black, FULL_RANGE[0]), mid - MAX_STRETCH * (mid - out_black))
+        white = min(max(out_white, FULL_RANGE[1]), mid + MAX_STRETCH * (out_white - mid))
+        below = mid - (mid - black) * end_curve((mid - corrected) / (mid - out_black), (mid - out_black) / (mid - black))
+        above = mid + (white - mid) * end_curve((corrected - mid) / (out_white - mid), (out_white - mid) / (white - mid))
+        return torch.where(corrected < mid, below, above).clamp_(0.0, 1.0)
+
+    return step
+
+
 VARIANTS = {
     "photo_points": levels((0.04, 0.90), photo_points=True),  # the step before
     "full_0.90": levels((0.04, 0.90)),
@@ -49,6 +77,7 @@ VARIANTS = {
     "full_0.055_0.93": levels((0.055, 0.93)),
     "white_end_only": levels((0.04, 0.90), black_end=False),
     "black_end_only": levels((0.04, 0.90), white_end=False),
+    "ends_weighted": ends_weighted(),
 }
 
 if __name__ == "__main__":
