@@ -14,6 +14,7 @@ scored better, but the pictures came back flatter: lifted shadows stay lifted, s
 points); it needs the photo at working size, which the pipeline hands to ``mirror_pad`` just before the
 network runs, so this script records it there.
 """
+
 import sys
 from pathlib import Path
 
@@ -63,8 +64,12 @@ def ends_weighted(power=3.0):
             return corrected
         black = max(min(out_black, FULL_RANGE[0]), mid - MAX_STRETCH * (mid - out_black))
         white = min(max(out_white, FULL_RANGE[1]), mid + MAX_STRETCH * (out_white - mid))
-        below = mid - (mid - black) * end_curve((mid - corrected) / (mid - out_black), (mid - out_black) / (mid - black))
-        above = mid + (white - mid) * end_curve((corrected - mid) / (out_white - mid), (out_white - mid) / (white - mid))
+        below = mid - (mid - black) * end_curve(
+            (mid - corrected) / (mid - out_black), (mid - out_black) / (mid - black)
+        )
+        above = mid + (white - mid) * end_curve(
+            (corrected - mid) / (out_white - mid), (out_white - mid) / (white - mid)
+        )
         return torch.where(corrected < mid, below, above).clamp_(0.0, 1.0)
 
     return step
