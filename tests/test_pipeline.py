@@ -170,6 +170,50 @@ def test_fit_recovers_a_global_affine_colour_transform():
     torch.testing.assert_close(coeffs[9:], offset[:, None, None].expand(3, 40, 50), atol=1e-4, rtol=0)
 
 
+def _faint_dark_texture(height: int = 240, width: int = 320) -> torch.Tensor:
+    """(H, W, 3) a dark photo (luma ~0.06) with texture 1-3 code values deep, 4 px grain: grass in shadow."""
+    gen = torch.Generator().manual_seed(0)
+    grain = torch.rand(height // 4, width // 4, generator=gen).repeat_interleave(4, 0).repeat_interleave(4, 1)
+    return ((0.06 + 0.01 * grain)[..., None] * torch.tensor([1.0, 0.95, 0.9])).contiguous()
+
+
+def _carried(out: torch.Tensor, expected: torch.Tensor) -> float:
+    """How much of ``expected``'s variation (green plane) ``out`` carries: the regression slope of out on it."""
+    a, b = out[..., 1] - out[..., 1].mean(), expected[..., 1] - expected[..., 1].mean()
+    return float((a * b).sum() / (b * b).sum())
+
+
+def test_upsampling_keeps_faint_dark_detail_that_the_plain_fit_flattens():
+    """A dark, faintly textured photo lifted 4x: the texture is fainter than eps, so the plain guided filter's
+    fit gives each window the network's mean (blotches at full size); keep_detail carries it at the gain."""
+    full = _faint_dark_texture()
+    low = gu.downsample(full, 60, 80)
+    plain = gu.guided_upsample(low, 4 * low, full, radius=1, eps=1e-4, keep_detail=False)
+    kept = gu.guided_upsample(low, 4 * low, full, radius=1, eps=1e-4)
+    assert _carried(plain, 4 * full) < 0.3
+    assert _carried(kept, 4 * full) > 0.7  # below 1: the prior's gain is (0.26 + 0.02) / (0.065 + 0.02)
+    assert abs(float(kept.mean() - 4 * full.mean())) < 1e-3  # the level is the network's either way
+
+
+def test_upsampling_does_not_amplify_colour_noise_in_dark_regions():
+    """Colour noise with no luma in it, lifted 4x: keep_detail carries luminance only, so it is not amplified."""
+    gen = torch.Generator().manual_seed(1)
+    noise = 0.01 * (torch.rand(240, 320, generator=gen) - 0.5)
+    full = torch.stack([0.06 + noise, 0.06 - noise * 0.299 / 0.587, torch.full((240, 320), 0.06)], -1)
+    low = gu.downsample(full, 60, 80)
+    out = gu.guided_upsample(low, 4 * low, full, radius=1, eps=1e-4)
+    chroma = lambda x: (x[..., 0] - x[..., 1]).std()  # noqa: E731
+    assert chroma(out) < chroma(full)  # a diagonal gain prior would give about 4x
+
+
+def test_keep_detail_does_not_change_the_fit_where_the_guide_has_texture():
+    guide = torch.rand(3, 40, 50, generator=torch.Generator().manual_seed(0))
+    target = (0.7 * guide + 0.1).clamp(0, 1)
+    plain = gu.fit_affine_colour(guide, target, 2, 1e-6)
+    kept = gu.fit_affine_colour(guide, target, 2, 1e-6, keep_detail=True)
+    torch.testing.assert_close(kept, plain, atol=1e-3, rtol=0)
+
+
 def test_guided_upsampling_reproduces_a_local_colour_transform_at_full_resolution():
     """A smooth, spatially varying affine colour change applied at low resolution comes back at full resolution."""
     full = torch.from_numpy(smooth_texture(240, 320, seed=3))

@@ -63,8 +63,10 @@ def local_luma_statistics(photo: torch.Tensor, radius: int = FLAT_RADIUS) -> tup
 
 def guided_filter(photo: torch.Tensor, result: torch.Tensor, radius: int = FLAT_RADIUS, eps: float = FLAT_EPS) -> torch.Tensor:
     """The colour guided filter of ``result`` with ``photo`` as guide, both (3, h, w): the guided
-    upsampling's fit, applied at the size it was fitted at."""
-    return guided_upsample(photo, result, photo.float().permute(1, 2, 0).contiguous(), radius, eps).permute(2, 0, 1)
+    upsampling's fit (without its detail prior: here flattening is the point), applied at the size it was
+    fitted at."""
+    full = photo.float().permute(1, 2, 0).contiguous()
+    return guided_upsample(photo, result, full, radius, eps, keep_detail=False).permute(2, 0, 1)
 
 
 def smooth_flat_regions(

@@ -7,6 +7,17 @@ with the low-resolution input as guide. The coefficient maps are smooth, so they
 upsampled bilinearly and applied to the full-resolution input: edges come from the
 full-resolution photo itself, the colour change from the network.
 
+**Where the fit is unsure, the photo's detail is kept.** ``eps`` is absolute, so in a dark window
+whose texture is faint next to it (grass or a tiled floor one or two code values deep, then lifted 4x by
+the network) the plain guided filter pulls ``A`` towards 0 and gives that window the network's local
+mean: the texture flattens into blotches about one working pixel wide at full size. With
+``keep_detail`` (the upsampling's default) ``eps`` pulls ``A`` towards ``g * 1 w^T`` instead, ``g``
+the window's luma gain (mean output luma over mean input luma, each plus ``GAIN_FLOOR``, at most
+``MAX_DETAIL_GAIN``) and ``w`` the BT.601 luma weights: the photo's detail comes through as luminance
+multiplied by the gain the network applied there, and its colour noise is not amplified. Where the
+guide has texture of its own the data outweighs ``eps`` and the fit is the same either way. The flat-region
+step (``recnet.inference.flat_regions``) wants the flattening and fits without it.
+
 Cost on a 2-core CPU: the fit runs at the working resolution (separable box sums of 21
 planes by shifted adds, a closed-form symmetric 3x3 solve), so it does not grow with the
 photo. The full-resolution part touches each pixel once, in strips of rows that stay in
@@ -25,7 +36,13 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from recnet.image_io import LUMA_601
+
 COEFFICIENTS = 12  # A row-major (out channel, in channel), then b
+# keep_detail: the window's luma gain is (mean out + GAIN_FLOOR) / (mean in + GAIN_FLOOR), at most
+# MAX_DETAIL_GAIN; the floor keeps crushed black (mean in ~0) from asking for an unbounded gain
+GAIN_FLOOR = 0.02
+MAX_DETAIL_GAIN = 8.0
 _STRIP_PIXELS = 1 << 16  # pixels per strip: 3 MB of coefficients, stays in cache while applied
 
 
@@ -68,11 +85,14 @@ def _solve_symmetric_3x3(s: list, rhs: list) -> list:
 _PAIRS = ((0, 0), (0, 1), (0, 2), (1, 1), (1, 2), (2, 2))  # the guide covariance's distinct entries
 
 
-def fit_affine_colour(guide: torch.Tensor, target: torch.Tensor, radius: int, eps: float) -> torch.Tensor:
+def fit_affine_colour(
+    guide: torch.Tensor, target: torch.Tensor, radius: int, eps: float, keep_detail: bool = False
+) -> torch.Tensor:
     """Local affine fit ``target ~ A guide + b``; returns smoothed coefficients (12, h, w).
 
     guide, target: (3, h, w). Channels 0..8 hold A row-major (out channel, in channel), 9..11
-    hold b. ``eps`` regularises A towards 0 in flat windows (there b carries the colour).
+    hold b. ``eps`` regularises A towards 0 in flat windows (there b carries the colour), or with
+    ``keep_detail`` towards the window's luma gain applied to the guide's luma (module docstring).
     Float32 is enough: covariances of values in [0, 1] lose ~1e-7 to cancellation, against
     ``eps`` (1e-4 in the product) on the diagonal.
     """
@@ -87,6 +107,10 @@ def fit_affine_colour(guide: torch.Tensor, target: torch.Tensor, radius: int, ep
     mean_i, mean_p, corr_ii, corr_pi = means[0:3], means[3:6], means[6:12], means[12:21].view(3, 3, h, w)
     sigma = [corr_ii[k] - mean_i[i] * mean_i[j] + (eps if i == j else 0.0) for k, (i, j) in enumerate(_PAIRS)]
     cov_pi = corr_pi - mean_p[:, None] * mean_i[None]  # (3, 3, h, w): [out c, in d]
+    if keep_detail:  # ridge towards the prior P = g 1 w^T: row c of A solves (sigma + eps) a = cov + eps g w
+        luma_in, luma_out = (sum(k * m for k, m in zip(LUMA_601, means)) for means in (mean_i, mean_p))
+        gain = ((luma_out + GAIN_FLOOR) / (luma_in + GAIN_FLOOR)).clamp_(max=MAX_DETAIL_GAIN)
+        cov_pi = cov_pi + torch.stack([eps * k * gain for k in LUMA_601])[None]
     coeffs = torch.empty(12, h, w)
     for c in range(3):  # row c of A = cov_pi[c] sigma^-1 (sigma symmetric)
         row = _solve_symmetric_3x3(sigma, [cov_pi[c, 0], cov_pi[c, 1], cov_pi[c, 2]])
@@ -150,13 +174,19 @@ def apply_affine_colour(coeffs: torch.Tensor, image: torch.Tensor, out: torch.Te
 
 
 def guided_upsample(
-    low_input: torch.Tensor, low_output: torch.Tensor, full_input: torch.Tensor, radius: int = 1, eps: float = 1e-4
+    low_input: torch.Tensor,
+    low_output: torch.Tensor,
+    full_input: torch.Tensor,
+    radius: int = 1,
+    eps: float = 1e-4,
+    keep_detail: bool = True,
 ) -> torch.Tensor:
     """Full-resolution output whose local colour transform matches low_input -> low_output.
 
     low_input, low_output: (3, h, w); full_input: (H, W, 3) float32. Returns (H, W, 3) in [0, 1].
+    ``keep_detail``: see the module docstring (``False``: the plain guided filter's fit).
     """
-    coeffs = fit_affine_colour(low_input, low_output, radius, eps)
+    coeffs = fit_affine_colour(low_input, low_output, radius, eps, keep_detail)
     return apply_affine_colour(coeffs, full_input)
 
 
