@@ -128,6 +128,23 @@ def test_a_resumed_run_keeps_its_mix_unless_given_and_logs_a_change(tmp_path):
     assert not any("changed" in x and x["iter"] == 1 for x in lines)
 
 
+def test_a_resumed_run_keeps_its_crop_schedule_unless_given_and_logs_a_change(tmp_path):
+    _write_photos(tmp_path / "train", 2)
+    out = tmp_path / "run"
+    base = ["--photos", str(tmp_path / "train"), "--out", str(out), "--crop", "16", "--batch", "2",
+            "--no-luma-filter", "--log-every", "1", "--threads", "1", "--mix", "synthetic=1"]  # fmt: skip
+    parser = __import__("argparse").ArgumentParser()
+    train.configure(parser)
+    assert train.run(parser.parse_args([*base, "--crop-schedule", "0:16x2", "--iters", "1"])) == 0
+    assert train.run(parser.parse_args([*base, "--iters", "2"])) == 0  # not given: its own, not --crop
+    assert torch.load(out / "checkpoint.pt", weights_only=True)["settings"]["crop_schedule"] == "0:16x2"
+    assert train.run(parser.parse_args([*base, "--crop-schedule", "0:16x2,2:24x1", "--iters", "3"])) == 0
+    lines = [json.loads(x) for x in (out / "log.jsonl").read_text().splitlines()]
+    assert {"iter": 2, "changed": {"crop_schedule": ["0:16x2", "0:16x2,2:24x1"]}} in lines
+    steps = [x for x in lines if "lr" in x]
+    assert [(x["crop"], x["batch"]) for x in steps] == [(16, 2), (16, 2), (24, 1)]
+
+
 def test_worker_processes_make_the_same_batches_in_the_same_order():
     p = photos()
     s = settings(mix="synthetic=1,mild=1,identity=1")

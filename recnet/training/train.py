@@ -57,8 +57,10 @@ CHECKPOINT_VERSION = 1
 # settings that define the run; a resumed run keeps the ones it started with
 RUN_SETTINGS = ("photos", "batch", "crop", "lr", "seed", "ecr_weight", "max_side", "min_scale", "luma_filter", "init",
                 "brackets", "mix", "crop_schedule")
-# settings a resumed run may change (logged with the iteration it changed at); the rest are the run's
-RESUMABLE = ("mix",)
+# settings a resumed run may change (logged with the iteration it changed at; not given: the run's own);
+# the rest are the run's. A changed crop schedule holds from the resumed iteration on: stages already
+# passed do not come back
+RESUMABLE = ("mix", "crop_schedule")
 SOURCES = ("synthetic", "real", "identity", "mild")  # where a training pair comes from (``--mix``)
 DEFAULT_MIX = "synthetic=0.45,real=0.35,identity=0.1,mild=0.1"
 # mild errors: the network must learn that a nearly right photo needs nearly nothing
@@ -98,7 +100,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help=f"share of each pair source (default {DEFAULT_MIX}; real needs --brackets); "
                              "a resumed run keeps its own unless this is given, and logs the change")  # fmt: skip
     parser.add_argument("--crop-schedule", default=None,
-                        help="crop size and batch by iteration, e.g. '0:128x8,6000:256x2' (default: --crop x --batch)")  # fmt: skip
+                        help="crop size and batch by iteration, e.g. '0:128x8,6000:256x2' (default: --crop x --batch); "
+                             "a resumed run keeps its own unless this is given, and logs the change")  # fmt: skip
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
     parser.add_argument("--threads", type=int, default=0, help="CPU threads (0: all cores)")
     parser.add_argument("--time-budget", help="stop (checkpointed) after this long, e.g. 2h, 90m")
@@ -334,14 +337,15 @@ def run(args: argparse.Namespace) -> int:
     if state is not None:
         for key, legacy in (("brackets", None), ("mix", "synthetic=1"), ("crop_schedule", None)):
             state["settings"].setdefault(key, legacy)  # runs started before these settings existed
-        if settings["mix"] is None:  # not given: the run's own
-            settings["mix"] = state["settings"]["mix"]
+        for key in RESUMABLE:
+            if settings[key] is None:  # not given: the run's own
+                settings[key] = state["settings"][key]
         changed = {k: (state["settings"].get(k), settings[k]) for k in RUN_SETTINGS if state["settings"].get(k) != settings[k]}
         kept = {k: v for k, v in changed.items() if k not in RESUMABLE}
         if kept:
             print(f"resuming: keeping the run's own settings, ignoring {kept}", file=sys.stderr)
-        mix_change = {k: v for k, v in changed.items() if k in RESUMABLE}
-        settings = {**state["settings"], **{k: new for k, (_, new) in mix_change.items()}}
+        resumed_changes = {k: v for k, v in changed.items() if k in RESUMABLE}
+        settings = {**state["settings"], **{k: new for k, (_, new) in resumed_changes.items()}}
     settings["mix"] = settings["mix"] or DEFAULT_MIX
     settings["photos"] = str(settings["photos"])
 
@@ -379,9 +383,9 @@ def run(args: argparse.Namespace) -> int:
     budget = parse_duration(args.time_budget)
     started = time.monotonic()
     log = (out / "log.jsonl").open("a")
-    if state is not None and mix_change:  # the log says from which iteration the new mix holds
-        log.write(json.dumps({"iter": iteration, "changed": {k: list(v) for k, v in mix_change.items()}}) + "\n")
-        print(f"resuming with a changed {sorted(mix_change)} from iteration {iteration}", file=sys.stderr)
+    if state is not None and resumed_changes:  # the log says from which iteration the new settings hold
+        log.write(json.dumps({"iter": iteration, "changed": {k: list(v) for k, v in resumed_changes.items()}}) + "\n")
+        print(f"resuming with a changed {sorted(resumed_changes)} from iteration {iteration}", file=sys.stderr)
 
     def save_checkpoint():
         _atomic_save(
