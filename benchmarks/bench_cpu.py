@@ -511,7 +511,7 @@ def upsample_oracle(args) -> str:
 
     For synthetic pairs, fast mode's upsampling gets (input, target) at the working size and
     carries the change to full resolution; the PSNR against the full target measures only what
-    the upsampling loses, for each (radius, eps) and the plain bilinear resize of the output.
+    the upsampling loses, for each (radius, eps, keep_detail) and the plain bilinear resize of the output.
     """
     import numpy as np
     import torch
@@ -523,11 +523,13 @@ def upsample_oracle(args) -> str:
     from recnet.inference.pipeline import working_size
 
     torch.set_num_threads(args.threads)
-    settings = [(1, 1e-4), (2, 1e-4), (4, 1e-3), (1, 1e-3), (2, 1e-5)]
+    settings = [(1, 1e-4, False), (2, 1e-4, False), (4, 1e-3, False), (1, 1e-3, False), (2, 1e-5, False),
+                (1, 1e-4, True)]  # the last: the product's (recnet.inference.pipeline GUIDE_*)
     lines = [f"# Guided upsampling with a perfect network ({time.strftime('%Y-%m-%d %H:%M')})", "",
              "PSNR (dB) against the target of fast mode when the network's output at the working size is the "
              "target itself; 'bilinear': that output resized, no guide.", "",
-             "| photos | long side | " + " | ".join(f"r={r}, eps={e:g}" for r, e in settings) + " | bilinear |",
+             "| photos | long side | "
+             + " | ".join(f"r={r}, eps={e:g}{', keep detail' if k else ''}" for r, e, k in settings) + " | bilinear |",
              "|---|---:|" + "---:|" * (len(settings) + 1)]
     for folder in args.quality_dirs:
         for side in args.sides:

@@ -66,7 +66,7 @@ def guided_filter(photo: torch.Tensor, result: torch.Tensor, radius: int = FLAT_
     upsampling's fit (without its detail prior: here flattening is the point), applied at the size it was
     fitted at."""
     full = photo.float().permute(1, 2, 0).contiguous()
-    return guided_upsample(photo, result, full, radius, eps, keep_detail=False).permute(2, 0, 1)
+    return guided_upsample(photo, result, full, radius, eps).permute(2, 0, 1)
 
 
 def smooth_flat_regions(

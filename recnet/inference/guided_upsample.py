@@ -11,8 +11,8 @@ full-resolution photo itself, the colour change from the network.
 whose texture is faint next to it (grass or a tiled floor one or two code values deep, then lifted 4x by
 the network) the plain guided filter pulls ``A`` towards 0 and gives that window the network's local
 mean: the texture flattens into blotches about one working pixel wide at full size. With
-``keep_detail`` (the upsampling's default) ``eps`` pulls ``A`` towards ``g * 1 w^T`` instead, ``g``
-the window's luma gain (mean output luma over mean input luma, each plus ``GAIN_FLOOR``, at most
+``keep_detail`` (what the product's upsampling uses) ``eps`` pulls ``A`` towards ``gain * 1 w^T``
+instead, ``gain`` the window's luma gain (mean output luma over mean input luma, each plus ``GAIN_FLOOR``, at most
 ``MAX_DETAIL_GAIN``) and ``w`` the BT.601 luma weights: the photo's detail comes through as luminance
 multiplied by the gain the network applied there, and its colour noise is not amplified. Where the
 guide has texture of its own the data outweighs ``eps`` and the fit is the same either way. The flat-region
@@ -107,10 +107,10 @@ def fit_affine_colour(
     mean_i, mean_p, corr_ii, corr_pi = means[0:3], means[3:6], means[6:12], means[12:21].view(3, 3, h, w)
     sigma = [corr_ii[k] - mean_i[i] * mean_i[j] + (eps if i == j else 0.0) for k, (i, j) in enumerate(_PAIRS)]
     cov_pi = corr_pi - mean_p[:, None] * mean_i[None]  # (3, 3, h, w): [out c, in d]
-    if keep_detail:  # ridge towards the prior P = g 1 w^T: row c of A solves (sigma + eps) a = cov + eps g w
-        luma_in, luma_out = (sum(k * m for k, m in zip(LUMA_601, means)) for means in (mean_i, mean_p))
-        gain = ((luma_out + GAIN_FLOOR) / (luma_in + GAIN_FLOOR)).clamp_(max=MAX_DETAIL_GAIN)
-        cov_pi = cov_pi + torch.stack([eps * k * gain for k in LUMA_601])[None]
+    if keep_detail:  # ridge towards the prior P = gain 1 w^T: row c of A solves (sigma + eps) a = cov + eps gain w
+        luma_in, luma_out = (sum(w * plane for w, plane in zip(LUMA_601, m)) for m in (mean_i, mean_p))
+        gain = ((luma_out + GAIN_FLOOR) / (luma_in + GAIN_FLOOR)).clamp_(0.0, MAX_DETAIL_GAIN)
+        cov_pi = cov_pi + torch.stack([eps * w * gain for w in LUMA_601])[None]
     coeffs = torch.empty(12, h, w)
     for c in range(3):  # row c of A = cov_pi[c] sigma^-1 (sigma symmetric)
         row = _solve_symmetric_3x3(sigma, [cov_pi[c, 0], cov_pi[c, 1], cov_pi[c, 2]])
@@ -179,12 +179,12 @@ def guided_upsample(
     full_input: torch.Tensor,
     radius: int = 1,
     eps: float = 1e-4,
-    keep_detail: bool = True,
+    keep_detail: bool = False,
 ) -> torch.Tensor:
     """Full-resolution output whose local colour transform matches low_input -> low_output.
 
     low_input, low_output: (3, h, w); full_input: (H, W, 3) float32. Returns (H, W, 3) in [0, 1].
-    ``keep_detail``: see the module docstring (``False``: the plain guided filter's fit).
+    ``keep_detail``: see the module docstring (``False``, the default: the plain guided filter's fit).
     """
     coeffs = fit_affine_colour(low_input, low_output, radius, eps, keep_detail)
     return apply_affine_colour(coeffs, full_input)

@@ -50,7 +50,10 @@ MIN_WORKING_SIDE = 64
 # first brings every edge band within a few percent of the interior (tests/test_pipeline.py)
 EDGE_PAD = 16
 GUIDE_RADIUS = 1  # guided-filter window radius at the working resolution (pixels); see benchmarks/README.md
-GUIDE_EPS = 1e-4  # regularisation of the local colour transform (images in [0, 1])
+GUIDE_EPS = 1e-4  # regularisation of the local colour transform (images in [0, 1]), towards the prior below
+# where the photo's texture is fainter than GUIDE_EPS, the transform leans towards the window's luma gain
+# (True: lifted shadows keep their detail) or towards 0 (False: flattened to the network's local mean)
+GUIDE_KEEP_DETAIL = True
 
 
 @dataclass
@@ -150,7 +153,7 @@ def correct_rgb(rgb: np.ndarray, model, mode: str = "fast", long_side: int = WOR
     if tonal_range == "full":  # the finished tones: full range, and no contour bands where the photo is flat
         low_out = smooth_flat_regions(low, full_tonal_range(low_out))
     if resized:
-        out = guided_upsample(low, low_out.contiguous(), full, GUIDE_RADIUS, GUIDE_EPS)  # (H, W, 3)
+        out = guided_upsample(low, low_out.contiguous(), full, GUIDE_RADIUS, GUIDE_EPS, GUIDE_KEEP_DETAIL)  # (H, W, 3)
         mask = F.interpolate(mask, size=(height, width), mode="bilinear", align_corners=False)  # stays in [0, 1]
     else:
         out = low_out.permute(1, 2, 0)
