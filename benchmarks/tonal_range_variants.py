@@ -25,7 +25,7 @@ import torch  # noqa: E402
 
 import recnet.inference.pipeline as pipeline  # noqa: E402
 from recnet.__main__ import main  # noqa: E402
-from recnet.inference.tonal_range import FULL_RANGE, MAX_STRETCH, black_white, stretch_levels  # noqa: E402
+from recnet.inference.tonal_range import FULL_RANGE, black_white, level_points, stretch_levels  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "results" / "tonal_range_variants"
 _photo = {}
@@ -52,18 +52,17 @@ def levels(full_range, photo_points=False, black_end=True, white_end=True):
 
 
 def ends_weighted(power=3.0):
-    """The shipped end points (those of ``stretch_levels``), reached with ``end_curve``."""
+    """The shipped end points (``level_points``), reached with ``end_curve``."""
 
     def end_curve(u, ratio):  # u: distance from the median, 1 at the output's end; ratio: output span / new span
         inside = u.clamp(max=1.0)
         return torch.where(u > 1.0, u, ratio * inside + (1.0 - ratio) * inside.pow(power))
 
     def step(corrected):
-        out_black, mid, out_white = black_white(corrected)
-        if not out_black + 1e-4 < mid < out_white - 1e-4:
+        points = level_points(corrected, *FULL_RANGE)
+        if points is None:
             return corrected
-        black = max(min(out_black, FULL_RANGE[0]), mid - MAX_STRETCH * (mid - out_black))
-        white = min(max(out_white, FULL_RANGE[1]), mid + MAX_STRETCH * (out_white - mid))
+        out_black, mid, out_white, black, white = points
         below = mid - (mid - black) * end_curve(
             (mid - corrected) / (mid - out_black), (mid - out_black) / (mid - black)
         )

@@ -1,6 +1,7 @@
 """recnet.training.train: the data mix, the crop schedule, checkpoint choice and a tiny resumable run."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -80,6 +81,13 @@ def _write_photos(folder, n, size=48):
         Image.fromarray(rng.integers(60, 200, size=(size, size + 8, 3), dtype=np.uint8)).save(folder / f"p{i}.png")
 
 
+def _train(args: list[str]) -> int:
+    """``python -m recnet train ARGS``, in this process."""
+    parser = __import__("argparse").ArgumentParser()
+    train.configure(parser)
+    return train.run(parser.parse_args(args))
+
+
 def test_tiny_run_with_real_pairs_logs_every_validation_set_and_resumes(tmp_path):
     pytest.importorskip("cv2")
     from tests.test_brackets import make_scene
@@ -95,12 +103,10 @@ def test_tiny_run_with_real_pairs_logs_every_validation_set_and_resumes(tmp_path
         "--crop-schedule", "0:16x2,2:24x1", "--no-luma-filter", "--val-every", "2", "--val-count", "2",
         "--log-every", "1", "--ckpt-every", "1", "--threads", "1",
     ]  # fmt: skip
-    parser = __import__("argparse").ArgumentParser()
-    train.configure(parser)
-    assert train.run(parser.parse_args([*args, "--iters", "2"])) == 0
+    assert _train([*args, "--iters", "2"]) == 0
     state = torch.load(out / "checkpoint.pt", weights_only=True)
     assert state["iteration"] == 2 and state["pixels"] == 2 * 2 * 16 * 16
-    assert train.run(parser.parse_args([*args, "--iters", "3"])) == 0  # resumes, crop 24 from iteration 2
+    assert _train([*args, "--iters", "3"]) == 0  # resumes, crop 24 from iteration 2
     lines = [json.loads(x) for x in (out / "log.jsonl").read_text().splitlines()]
     steps = [x for x in lines if "lr" in x]
     assert [x["iter"] for x in steps] == [1, 2, 3] and steps[-1]["crop"] == 24
@@ -110,18 +116,22 @@ def test_tiny_run_with_real_pairs_logs_every_validation_set_and_resumes(tmp_path
     assert (out / "best.pt").is_file() and (out / "last.pt").is_file()
 
 
-def test_a_resumed_run_keeps_its_mix_unless_given_and_logs_a_change(tmp_path):
+def _resumable_run(tmp_path) -> tuple[Path, list[str]]:
+    """(run folder, arguments) of a tiny synthetic-only run, to be started and resumed with ``--iters``."""
     _write_photos(tmp_path / "train", 2)
     out = tmp_path / "run"
     base = ["--photos", str(tmp_path / "train"), "--out", str(out), "--crop", "16", "--batch", "2",
             "--no-luma-filter", "--log-every", "1", "--threads", "1", "--mix", "synthetic=1"]  # fmt: skip
-    parser = __import__("argparse").ArgumentParser()
-    train.configure(parser)
-    assert train.run(parser.parse_args([*base, "--iters", "1"])) == 0
+    return out, base
+
+
+def test_a_resumed_run_keeps_its_mix_unless_given_and_logs_a_change(tmp_path):
+    out, base = _resumable_run(tmp_path)
+    assert _train([*base, "--iters", "1"]) == 0
     without_mix = [a for a in base if a not in ("--mix", "synthetic=1")]
-    assert train.run(parser.parse_args([*without_mix, "--iters", "2"])) == 0  # not given: its own
+    assert _train([*without_mix, "--iters", "2"]) == 0  # not given: its own
     assert torch.load(out / "checkpoint.pt", weights_only=True)["settings"]["mix"] == "synthetic=1"
-    assert train.run(parser.parse_args([*without_mix, "--mix", "identity=1", "--iters", "3"])) == 0
+    assert _train([*without_mix, "--mix", "identity=1", "--iters", "3"]) == 0
     assert torch.load(out / "checkpoint.pt", weights_only=True)["settings"]["mix"] == "identity=1"
     lines = [json.loads(x) for x in (out / "log.jsonl").read_text().splitlines()]
     assert {"iter": 2, "changed": {"mix": ["synthetic=1", "identity=1"]}} in lines
@@ -129,16 +139,11 @@ def test_a_resumed_run_keeps_its_mix_unless_given_and_logs_a_change(tmp_path):
 
 
 def test_a_resumed_run_keeps_its_crop_schedule_unless_given_and_logs_a_change(tmp_path):
-    _write_photos(tmp_path / "train", 2)
-    out = tmp_path / "run"
-    base = ["--photos", str(tmp_path / "train"), "--out", str(out), "--crop", "16", "--batch", "2",
-            "--no-luma-filter", "--log-every", "1", "--threads", "1", "--mix", "synthetic=1"]  # fmt: skip
-    parser = __import__("argparse").ArgumentParser()
-    train.configure(parser)
-    assert train.run(parser.parse_args([*base, "--crop-schedule", "0:16x2", "--iters", "1"])) == 0
-    assert train.run(parser.parse_args([*base, "--iters", "2"])) == 0  # not given: its own, not --crop
+    out, base = _resumable_run(tmp_path)
+    assert _train([*base, "--crop-schedule", "0:16x2", "--iters", "1"]) == 0
+    assert _train([*base, "--iters", "2"]) == 0  # not given: its own, not --crop
     assert torch.load(out / "checkpoint.pt", weights_only=True)["settings"]["crop_schedule"] == "0:16x2"
-    assert train.run(parser.parse_args([*base, "--crop-schedule", "0:16x2,2:24x1", "--iters", "3"])) == 0
+    assert _train([*base, "--crop-schedule", "0:16x2,2:24x1", "--iters", "3"]) == 0
     lines = [json.loads(x) for x in (out / "log.jsonl").read_text().splitlines()]
     assert {"iter": 2, "changed": {"crop_schedule": ["0:16x2", "0:16x2,2:24x1"]}} in lines
     steps = [x for x in lines if "lr" in x]
@@ -159,11 +164,9 @@ def test_worker_processes_make_the_same_batches_in_the_same_order():
 def test_snapshots_keep_the_weights_every_n_iterations(tmp_path):
     _write_photos(tmp_path / "train", 2)
     out = tmp_path / "run"
-    parser = __import__("argparse").ArgumentParser()
-    train.configure(parser)
     args = ["--photos", str(tmp_path / "train"), "--out", str(out), "--crop", "16", "--batch", "2", "--no-luma-filter",
             "--threads", "1", "--mix", "synthetic=1", "--iters", "4", "--snapshot-every", "2", "--workers", "1"]  # fmt: skip
-    assert train.run(parser.parse_args(args)) == 0
+    assert _train(args) == 0
     assert sorted(f.name for f in out.glob("iter-*.pt")) == ["iter-2.pt", "iter-4.pt"]
     state = torch.load(out / "checkpoint.pt", weights_only=True)
     from recnet.checkpoints import load_weights

@@ -37,6 +37,7 @@ import torch
 import torch.nn.functional as F
 
 from recnet.image_io import LUMA_601
+from recnet.inference.tonal_range import luma
 
 COEFFICIENTS = 12  # A row-major (out channel, in channel), then b
 # keep_detail: the window's luma gain is (mean out + GAIN_FLOOR) / (mean in + GAIN_FLOOR), at most
@@ -108,8 +109,7 @@ def fit_affine_colour(
     sigma = [corr_ii[k] - mean_i[i] * mean_i[j] + (eps if i == j else 0.0) for k, (i, j) in enumerate(_PAIRS)]
     cov_pi = corr_pi - mean_p[:, None] * mean_i[None]  # (3, 3, h, w): [out c, in d]
     if keep_detail:  # ridge towards the prior P = gain 1 w^T: row c of A solves (sigma + eps) a = cov + eps gain w
-        luma_in, luma_out = (sum(w * plane for w, plane in zip(LUMA_601, m)) for m in (mean_i, mean_p))
-        gain = ((luma_out + GAIN_FLOOR) / (luma_in + GAIN_FLOOR)).clamp_(0.0, MAX_DETAIL_GAIN)
+        gain = ((luma(mean_p) + GAIN_FLOOR) / (luma(mean_i) + GAIN_FLOOR)).clamp_(0.0, MAX_DETAIL_GAIN)
         cov_pi = cov_pi + torch.stack([eps * w * gain for w in LUMA_601])[None]
     coeffs = torch.empty(12, h, w)
     for c in range(3):  # row c of A = cov_pi[c] sigma^-1 (sigma symmetric)

@@ -77,15 +77,25 @@ def black_white(rgb: torch.Tensor) -> tuple[float, float, float]:
     return lo, mid, hi
 
 
-def stretch_levels(corrected: torch.Tensor, black: float, white: float) -> torch.Tensor:
-    """(3, H, W) sRGB in [0, 1] -> its black and white points moved out towards ``black`` and
-    ``white`` (never in, each segment stretched at most ``MAX_STRETCH`` times), its median kept:
-    the two-segment levels curve of this module's docstring."""
+def level_points(corrected: torch.Tensor, black: float, white: float) -> tuple[float, ...] | None:
+    """The levels curve's points: (output black, median, output white, new black, new white), the new
+    ends moved out towards ``black`` and ``white`` (never in, each segment stretched at most
+    ``MAX_STRETCH`` times); None for a flat image, which has no range to stretch."""
     out_black, mid, out_white = black_white(corrected)
     if not out_black + 1e-4 < mid < out_white - 1e-4:
-        return corrected  # a flat image: no range to stretch
+        return None
     black = max(min(out_black, black), mid - MAX_STRETCH * (mid - out_black))
     white = min(max(out_white, white), mid + MAX_STRETCH * (out_white - mid))
+    return out_black, mid, out_white, black, white
+
+
+def stretch_levels(corrected: torch.Tensor, black: float, white: float) -> torch.Tensor:
+    """(3, H, W) sRGB in [0, 1] -> its black and white points moved out towards ``black`` and
+    ``white`` (``level_points``), its median kept: the two-segment levels curve of this module's docstring."""
+    points = level_points(corrected, black, white)
+    if points is None:
+        return corrected  # a flat image: no range to stretch
+    out_black, mid, out_white, black, white = points
     if black >= out_black and white <= out_white:
         return corrected  # the range is there already: nothing to undo
     below = black + (corrected - out_black) * ((mid - black) / (mid - out_black))
