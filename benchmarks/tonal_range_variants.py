@@ -10,9 +10,11 @@ Blacks sliders) instead of every tone of the segment in proportion. It kept the 
 scored better, but the pictures came back flatter: lifted shadows stay lifted, so the deer photo
 (frostnip907) looked hazier.
 
-``photo_points`` is the step before (the result also stretched to the photo's own black and white
-points); it needs the photo at working size, which the pipeline hands to ``mirror_pad`` just before the
-network runs, so this script records it there.
+``photo_points`` is an earlier step (the result also stretched to the photo's own black and white
+points). ``full_0.93`` is the step before the white point rose with the photo's blown share; ``blown_white_0.97``
+is the shipped step (``recnet.inference.tonal_range.full_tonal_range``).
+
+Each variant is ``step(corrected, photo)``: the network's output and the photo, both (3, h, w) at working size.
 """
 
 import sys
@@ -25,25 +27,24 @@ import torch  # noqa: E402
 
 import recnet.inference.pipeline as pipeline  # noqa: E402
 from recnet.__main__ import main  # noqa: E402
-from recnet.inference.tonal_range import FULL_RANGE, black_white, level_points, stretch_levels  # noqa: E402
+from recnet.inference.tonal_range import (  # noqa: E402
+    FULL_RANGE,
+    black_white,
+    full_tonal_range,
+    level_points,
+    stretch_levels,
+)
 
 OUT = Path(__file__).resolve().parent / "results" / "tonal_range_variants"
-_photo = {}
-_mirror_pad = pipeline.mirror_pad
-
-
-def _recording_mirror_pad(image, *args, **kwargs):
-    _photo["low"] = image  # the photo at working size, (3, h, w)
-    return _mirror_pad(image, *args, **kwargs)
 
 
 def levels(full_range, photo_points=False, black_end=True, white_end=True):
     """The step with black and white points at least ``full_range`` (and the photo's, if asked)."""
 
-    def step(corrected):
+    def step(corrected, photo):
         black, white = full_range
         if photo_points:
-            in_black, _, in_white = black_white(_photo["low"])
+            in_black, _, in_white = black_white(photo)
             black, white = min(black, in_black), max(white, in_white)
         # a target of 1 for the black (0 for the white) never moves that end: stretch_levels never narrows
         return stretch_levels(corrected, black if black_end else 1.0, white if white_end else 0.0)
@@ -58,7 +59,7 @@ def ends_weighted(power=3.0):
         inside = u.clamp(max=1.0)
         return torch.where(u > 1.0, u, ratio * inside + (1.0 - ratio) * inside.pow(power))
 
-    def step(corrected):
+    def step(corrected, photo):
         points = level_points(corrected, *FULL_RANGE)
         if points is None:
             return corrected
@@ -77,8 +78,11 @@ def ends_weighted(power=3.0):
 VARIANTS = {
     "photo_points": levels((0.04, 0.90), photo_points=True),  # the step before
     "full_0.90": levels((0.04, 0.90)),
-    "full_0.93": levels((0.04, 0.93)),  # shipped (recnet.inference.tonal_range.FULL_RANGE)
+    "full_0.93": levels((0.04, 0.93)),  # the step before (FULL_RANGE alone)
     "full_0.055_0.93": levels((0.055, 0.93)),
+    "full_0.96": levels((0.04, 0.96)),
+    "full_0.97": levels((0.04, 0.97)),
+    "blown_white_0.97": full_tonal_range,  # shipped: the white point rises to 0.97 with the photo's blown share
     "white_end_only": levels((0.04, 0.90), black_end=False),
     "black_end_only": levels((0.04, 0.90), white_end=False),
     "ends_weighted": ends_weighted(),
@@ -86,7 +90,6 @@ VARIANTS = {
 
 if __name__ == "__main__":
     OUT.mkdir(parents=True, exist_ok=True)
-    pipeline.mirror_pad = _recording_mirror_pad
     for name in sys.argv[1:] or VARIANTS:
         pipeline.full_tonal_range = VARIANTS[name]
         main(["evaluate", "--all", "--quiet", "--json-out", str(OUT / f"{name}.json")])

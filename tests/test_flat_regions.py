@@ -78,7 +78,7 @@ def test_the_product_smooths_bands_only_with_the_full_tonal_range(monkeypatch):
 
 def test_the_pipeline_applies_it_after_the_tonal_range(monkeypatch):
     calls = []
-    monkeypatch.setattr(pipeline, "full_tonal_range", lambda out: calls.append("tonal") or out)
+    monkeypatch.setattr(pipeline, "full_tonal_range", lambda out, photo: calls.append("tonal") or out)
     real = pipeline.smooth_flat_regions
     monkeypatch.setattr(pipeline, "smooth_flat_regions", lambda photo, out: calls.append("flat") or real(photo, out))
     correct_rgb(stepped_sky().permute(1, 2, 0).contiguous().numpy(), AffineNet(), "native", strength=1.0)

@@ -9,7 +9,8 @@ What the network pushes past white is rolled off into the highlights rather than
 (``recnet.inference.highlights``). ``colour="photo"`` (the default) keeps the photo's own hue and saturation and takes only the
 network's change of brightness (``recnet.inference.colour``); ``colour="network"`` keeps the network's
 colours too. ``tonal_range="full"`` (the default) then stretches the result's black and white
-points to at least a well-exposed photo's (``recnet.inference.tonal_range``: no grey veil) and then
+points to at least a well-exposed photo's, with a whiter white where the photo was blown
+(``recnet.inference.tonal_range``: no grey veil) and then
 smooths it where the photo is flat, so that the photo's 8-bit steps do not come back as contour
 bands (``recnet.inference.flat_regions``); ``"network"`` keeps the network's tones as they are. All of
 these are applied at the resolution the network ran at, before any upsampling.
@@ -151,7 +152,7 @@ def correct_rgb(rgb: np.ndarray, model, mode: str = "fast", long_side: int = WOR
     if colour == "photo":
         low_out = keep_photo_colours(low, low_out)
     if tonal_range == "full":  # the finished tones: full range, and no contour bands where the photo is flat
-        low_out = smooth_flat_regions(low, full_tonal_range(low_out))
+        low_out = smooth_flat_regions(low, full_tonal_range(low_out, low))
     if resized:
         out = guided_upsample(low, low_out.contiguous(), full, GUIDE_RADIUS, GUIDE_EPS, GUIDE_KEEP_DETAIL)  # (H, W, 3)
         mask = F.interpolate(mask, size=(height, width), mode="bilinear", align_corners=False)  # stays in [0, 1]

@@ -26,12 +26,11 @@ from dataclasses import dataclass
 
 import torch
 
-from recnet.inference.tonal_range import luma_quantiles, luma_sample
+from recnet.inference.tonal_range import BLOWN, CRUSHED, luma_quantiles, luma_sample, ramp
 
 UNDER = (0.75, 0.50)  # 99th-percentile luma: from 0.75 (a sign of 0) down to 0.50 (1)
 WASHED = (0.10, 0.25)  # 1st-percentile luma: from 0.10 (0) up to 0.25 (1)
 CLIPPED = (0.01, 0.06)  # share of pixels with luma above BLOWN or below CRUSHED: from 1 % (0) to 6 % (1)
-BLOWN, CRUSHED = 0.95, 0.03
 
 
 @dataclass(frozen=True)
@@ -40,19 +39,15 @@ class Suggestion:
     reason: str  # what in the photo decided it, in words for the person
 
 
-def _ramp(value: float, start: float, end: float) -> float:
-    return min(1.0, max(0.0, (value - start) / (end - start)))
-
-
 def suggest_strength(rgb: torch.Tensor) -> Suggestion:
     """The strength for a (3, H, W) sRGB photo in [0, 1], from its luma histogram."""
     y = luma_sample(rgb)
     p1, p99 = luma_quantiles(y, (0.01, 0.99))
     blown, crushed = float((y > BLOWN).float().mean()), float((y < CRUSHED).float().mean())
     signs = {
-        f"no highlights (99 % of it below {p99:.0%} brightness)": _ramp(p99, *UNDER),
-        f"no blacks (99 % of it above {p1:.0%} brightness)": _ramp(p1, *WASHED),
-        f"{blown:.0%} blown to white, {crushed:.0%} crushed to black": _ramp(blown + crushed, *CLIPPED),
+        f"no highlights (99 % of it below {p99:.0%} brightness)": ramp(p99, *UNDER),
+        f"no blacks (99 % of it above {p1:.0%} brightness)": ramp(p1, *WASHED),
+        f"{blown:.0%} blown to white, {crushed:.0%} crushed to black": ramp(blown + crushed, *CLIPPED),
     }
     reason, strength = max(signs.items(), key=lambda item: item[1])
     if strength == 0.0:
