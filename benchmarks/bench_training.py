@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from recnet.model import RECNet  # noqa: E402
 from recnet.training.losses import RecnetLoss  # noqa: E402
-from recnet.training.train_step import make_train_step, reference_step  # noqa: E402
+from recnet.training.train_step import make_train_step, reference_step, shared_blur, shared_blur_forward  # noqa: E402
 
 
 def cpu_model() -> str:
@@ -151,6 +151,123 @@ def measure(path: str, crop: int, batch: int, warmup: int, repeat: int, pause: b
     }
 
 
+class _BackwardClock:
+    """Seconds each hooked module spends in backward: from its output's gradient (pre-hook) to its
+    inputs' (hook). The autograd engine runs CPU backward on one thread, so between the two hooks run the
+    module's own backward ops (and, rarely, an independent branch that became ready)."""
+
+    def __init__(self, modules: dict):
+        self.seconds = {name: 0.0 for name in modules}
+        self._start = {}
+        for name, module in modules.items():
+            module.register_full_backward_pre_hook(lambda m, g, name=name: self._begin(name))
+            module.register_full_backward_hook(lambda m, gi, go, name=name: self._end(name))
+
+    def _begin(self, name):
+        self._start[name] = time.perf_counter()
+
+    def _end(self, name):
+        self.seconds[name] += time.perf_counter() - self._start.pop(name)
+
+
+def breakdown(crop: int, batch: int, warmup: int, repeat: int, pause: bool, pause_limit: float) -> dict:
+    """Where the ``train_step`` path's time goes: forward, loss, backward and optimiser (timed apart,
+    median over ``repeat`` steps), and the backward by part of the network (module backward hooks,
+    summed over the five blocks; a part's convolutions are also given on their own)."""
+    import warnings
+
+    torch.manual_seed(0)
+    model = RECNet()
+    model.freeze_blur()
+    model.to(memory_format=torch.channels_last).train()
+    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=5e-4, betas=(0.9, 0.99))
+    criterion = RecnetLoss(ecr=0.1)
+    parts = {"mask_net": model.mask_net, "merge": model.merge, "refine": model.refine}
+    for i, block in enumerate(model.blocks):
+        parts[f"block{i}"] = block
+        for part in ("norm", "attention"):
+            parts[f"block{i}.{part}"] = getattr(block, part)
+            for name, conv in getattr(block, part).named_modules():
+                if isinstance(conv, torch.nn.Conv2d):
+                    parts[f"block{i}.{part}.convs.{name}"] = conv
+    clock = _BackwardClock(parts)
+    g = torch.Generator().manual_seed(0)
+    inp = torch.rand(batch, 3, crop, crop, generator=g).contiguous(memory_format=torch.channels_last)
+    target = torch.rand(batch, 3, crop, crop, generator=g)
+    share = shared_blur(model)
+    phases = {"forward": [], "loss": [], "backward": [], "optimiser": []}
+    by_part = []
+
+    def step(record: bool):
+        clock.seconds = dict.fromkeys(clock.seconds, 0.0)
+        t0 = time.perf_counter()
+        output = shared_blur_forward(model, inp, share_blur=share)
+        t1 = time.perf_counter()
+        loss, _ = criterion(output, inp, target)
+        t2 = time.perf_counter()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        t3 = time.perf_counter()
+        optimizer.step()
+        t4 = time.perf_counter()
+        if record:
+            for key, value in zip(phases, (t1 - t0, t2 - t1, t3 - t2, t4 - t3)):
+                phases[key].append(value)
+            by_part.append(dict(clock.seconds))
+
+    with warnings.catch_warnings(), paused_training(pause, pause_limit) as pids:
+        warnings.simplefilter("ignore", UserWarning)  # the hooks' note that the mask net's input needs no grad
+        for _ in range(warmup):
+            step(False)
+        for _ in range(repeat):
+            step(True)
+
+    def total(prefix_test) -> float:  # median over steps of the summed parts
+        return statistics.median(sum(v for k, v in p.items() if prefix_test(k)) for p in by_part)
+
+    blocks = len(model.blocks)
+    backward = {
+        "RIN (region-masked norm)": total(lambda k: any(k == f"block{i}.norm" for i in range(blocks))),
+        "RIN: its convolutions": total(lambda k: ".norm.convs." in k),
+        "MCSA (mixed-scale attention)": total(lambda k: any(k == f"block{i}.attention" for i in range(blocks))),
+        "MCSA: its convolutions": total(lambda k: ".attention.convs." in k),
+        "blocks: the rest (fusions, post convs, concatenations)": total(
+            lambda k: any(k == f"block{i}" for i in range(blocks))
+        )
+        - total(lambda k: any(k in (f"block{i}.norm", f"block{i}.attention") for i in range(blocks))),
+        "mask net": total(lambda k: k == "mask_net"),
+        "merge (1x1 conv over the five block outputs)": total(lambda k: k == "merge"),
+        "refine": total(lambda k: k == "refine"),
+    }
+    median = {k: statistics.median(v) for k, v in phases.items()}
+    backward["loss, stem, shared blur and the rest"] = median["backward"] - sum(
+        v for k, v in backward.items() if ":" not in k
+    )
+    return {
+        "crop": crop,
+        "batch": batch,
+        "phases_s": {k: round(v, 4) for k, v in median.items()},
+        "backward_s": {k: round(v, 4) for k, v in backward.items()},
+        "paused_pids": pids,
+    }
+
+
+def breakdown_lines(b: dict) -> list[str]:
+    step = sum(b["phases_s"].values())
+    lines = [
+        f"## Where a step goes: `train_step`, crop {b['crop']}, batch {b['batch']}",
+        "",
+        "| phase | s | share of the step |",
+        "|---|---:|---:|",
+    ]
+    lines += [f"| {k} | {v:.3f} | {v / step:.0%} |" for k, v in b["phases_s"].items()]
+    lines += ["", "Backward by part (summed over the five blocks; a part's convolutions are included in it):", ""]
+    lines += ["| part | s | share of backward |", "|---|---:|---:|"]
+    backward = b["phases_s"]["backward"]
+    lines += [f"| {k} | {v:.3f} | {v / backward:.0%} |" for k, v in b["backward_s"].items()]
+    return lines + [""]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--crops", default="128,256")
@@ -161,6 +278,8 @@ def main() -> int:
     parser.add_argument("--compiled", action="store_true", help="also time make_train_step(compiled=True)")
     parser.add_argument("--no-pause", dest="pause", action="store_false", help="do not pause 'recnet train' runs")
     parser.add_argument("--pause-limit", type=float, default=240.0, help="longest pause in seconds (watchdog)")
+    parser.add_argument("--breakdown", type=int, default=0, metavar="CROP",
+                        help="also time the train_step path's phases and its backward by part at this crop")
     parser.add_argument("--tag", default=time.strftime("%Y%m%d-%H%M%S"))
     parser.add_argument("--out", default=str(Path(__file__).parent / "results"))
     args = parser.parse_args()
@@ -189,7 +308,8 @@ def main() -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     stem = out / f"training_{args.tag}"
-    stem.with_suffix(".json").write_text(json.dumps({"meta": meta, "results": results}, indent=2) + "\n")
+    parts = breakdown(args.breakdown, args.batch, args.warmup, args.repeat, args.pause, args.pause_limit) if args.breakdown else None
+    stem.with_suffix(".json").write_text(json.dumps({"meta": meta, "results": results, "breakdown": parts}, indent=2) + "\n")
 
     lines = [
         "# Training throughput: one step (forward, RecnetLoss with ECR, backward, Adam)",
@@ -209,7 +329,8 @@ def main() -> int:
             f"| {r['crop']} | {r['path']} | {r['median_s']:.3f} | {r['px_per_s']:,.0f} | "
             f"{ref['median_s'] / r['median_s']:.2f}x | {r['cpu_cores_busy_during_timing']:.2f} | {r['first_step_s']:.1f} |"
         )
-    lines += ["", "Command: `python benchmarks/bench_training.py " + " ".join(sys.argv[1:]) + "`", ""]
+    lines += [""] + (breakdown_lines(parts) if parts else [])
+    lines += ["Command: `python benchmarks/bench_training.py " + " ".join(sys.argv[1:]) + "`", ""]
     stem.with_suffix(".md").write_text("\n".join(lines))
     print("\n".join(lines))
     return 0
