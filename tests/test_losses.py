@@ -19,6 +19,7 @@ from recnet.training.losses import (
     l1_loss,
     mask_bce_loss,
     ssim_loss,
+    tonal_distribution_loss,
 )
 
 # A 1x3x2x2 pair, written out: [channel][row][col].
@@ -200,17 +201,51 @@ def test_recnet_loss_total_is_the_weighted_sum_of_its_parts():
     target, inp = mixed_exposure_pair(batch=1)
     out, image, mask = leaf_output(torch.lerp(target, inp, 0.3), torch.full((1, 1, 32, 32), 0.6))
     loss_fn = RecnetLoss()
-    assert loss_fn.weights == {"l1": 1.0, "ssim": 0.1, "mask": 0.25, "color": 1.0, "ecr": 0.1}
+    assert loss_fn.weights == {"l1": 1.0, "ssim": 0.1, "mask": 0.25, "color": 1.0, "ecr": 0.1, "tonal": 0.0}
     total, parts = loss_fn(out, inp, target)
     assert set(parts) == {"l1", "ssim", "mask", "color", "ecr", "total"}
     assert parts["ssim"] < 0  # -SSIM
-    weighted = sum(loss_fn.weights[k] * parts[k] for k in loss_fn.weights)
+    weighted = sum(loss_fn.weights[k] * parts[k] for k in loss_fn.weights if loss_fn.weights[k])
     assert total.item() == pytest.approx(weighted, rel=1e-6)
     assert parts["total"] == pytest.approx(weighted, rel=1e-6)
     assert parts["l1"] == pytest.approx(l1_loss(image, target).item())
     total.backward()
     assert mask.grad.abs().sum() > 0  # from the BCE term
     assert image.grad.abs().sum() > 0
+
+
+def test_tonal_loss_sees_the_spread_of_tones_not_where_they_are():
+    grey = torch.tensor([[0.1, 0.2, 0.3, 0.9]]).expand(3, 4).reshape(1, 3, 2, 2)  # grey pixels: luma = value
+    shuffled = grey[..., [1, 0], :].flip(-1)  # the same tones, every pixel moved
+    assert l1_loss(shuffled, grey).item() > 0.1
+    assert tonal_distribution_loss(shuffled, grey).item() == pytest.approx(0.0, abs=1e-7)
+    # sorted lumas 0.1 0.2 0.3 0.9 against a flat 0.375 (their mean): |0.275| + |0.175| + |0.075| + |0.525| over 4
+    flat = torch.full_like(grey, 0.375)
+    assert tonal_distribution_loss(flat, grey).item() == pytest.approx(0.2625, abs=1e-6)
+    assert tonal_distribution_loss(grey + 0.05, grey).item() == pytest.approx(0.05, abs=1e-6)  # a shift: its size
+    # per sample: a batch of two is the mean of each alone
+    pair = torch.cat([flat, grey + 0.05])
+    assert tonal_distribution_loss(pair, torch.cat([grey, grey])).item() == pytest.approx((0.2625 + 0.05) / 2, abs=1e-6)
+
+
+def test_tonal_loss_spreads_a_flattened_output():
+    """The grey veil's cure: on a compressed output the gradient darkens the darkest pixel and brightens the
+    brightest; L1 would be happy to leave a pixel of ambiguous tone at the median."""
+    target = torch.linspace(0.0, 1.0, 16).expand(3, 16).reshape(1, 3, 4, 4)
+    out = (0.5 + 0.3 * (target - 0.5)).requires_grad_(True)  # the same order, a third of the range
+    tonal_distribution_loss(out, target).backward()
+    grad = out.grad[0].sum(0).flatten()  # d loss / d pixel, summed over the channels
+    assert grad[0] > 0 and grad[-1] < 0  # a descent step moves the darkest down and the brightest up
+
+
+def test_recnet_loss_adds_the_tonal_term_only_when_weighted():
+    target, inp = mixed_exposure_pair(batch=1)
+    out, image, _ = leaf_output(torch.lerp(target, inp, 0.3), torch.full((1, 1, 32, 32), 0.6))
+    without, parts_without = RecnetLoss()(out, inp, target)
+    assert "tonal" not in parts_without
+    with_tonal, parts = RecnetLoss(tonal=0.5)(out, inp, target)
+    assert parts["tonal"] == pytest.approx(tonal_distribution_loss(image, target).item(), rel=1e-6)
+    assert with_tonal.item() == pytest.approx(without.item() + 0.5 * parts["tonal"], rel=1e-5)
 
 
 def test_ecr_weight_zero_never_builds_the_feature_extractor(monkeypatch):

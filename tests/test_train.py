@@ -150,6 +150,20 @@ def test_a_resumed_run_keeps_its_crop_schedule_unless_given_and_logs_a_change(tm
     assert [(x["crop"], x["batch"]) for x in steps] == [(16, 2), (16, 2), (24, 1)]
 
 
+def test_a_resumed_run_keeps_its_tonal_weight_unless_given_and_logs_a_change(tmp_path):
+    out, base = _resumable_run(tmp_path)
+    assert _train([*base, "--iters", "1"]) == 0
+    settings = lambda: torch.load(out / "checkpoint.pt", weights_only=True)["settings"]  # noqa: E731
+    assert settings()["tonal_weight"] == 0.0  # not given: the recipe's loss
+    assert _train([*base, "--tonal-weight", "0.5", "--iters", "2"]) == 0
+    assert _train([*base, "--iters", "3"]) == 0  # not given: its own
+    assert settings()["tonal_weight"] == 0.5
+    lines = [json.loads(x) for x in (out / "log.jsonl").read_text().splitlines()]
+    assert {"iter": 1, "changed": {"tonal_weight": [0.0, 0.5]}} in lines
+    assert [x["tonal"] for x in lines if "lr" in x and x["iter"] >= 2] and all(
+        "tonal" not in x for x in lines if "lr" in x and x["iter"] == 1)
+
+
 def test_worker_processes_make_the_same_batches_in_the_same_order():
     p = photos()
     s = settings(mix="synthetic=1,mild=1,identity=1")

@@ -33,7 +33,7 @@ def _compare_steps(compiled: bool, size: int, steps: int = 2):
     reference_model = _setup()
     fast_model = copy.deepcopy(reference_model)
     fast_model.freeze_blur()  # deepcopy keeps the factors; recompute anyway, as train.py would
-    criterion = RecnetLoss(ecr=0.1)
+    criterion = RecnetLoss(ecr=0.1, tonal=0.5)  # every term the run may use
     ref_opt, fast_opt = _optimizer(reference_model), _optimizer(fast_model)
     ref_step = reference_step(reference_model, criterion, ref_opt)
     fast_step = make_train_step(fast_model, criterion, fast_opt, compiled=compiled)

@@ -3,7 +3,8 @@
     total = 1.0 * L1(out, gt) + 0.1 * (-SSIM(out, gt)) + 0.25 * BCE(mask, [Y(gt) - Y(in) > 0])
           + 1.0 * 0.5 * (1 - cos_channels(out, gt)) + 0.1 * ECR
 
-with Y the BT.601 luma (0.299 R + 0.587 G + 0.114 B). ``RecnetLoss`` computes it from a
+with Y the BT.601 luma (0.299 R + 0.587 G + 0.114 B), plus our optional ``tonal`` term (weight 0 by
+default, so the recipe is unchanged; below). ``RecnetLoss`` computes it from a
 ``RECNetOutput``; each term is also a plain function. Every term is computed in float32 with
 autocast disabled (``F.binary_cross_entropy`` refuses CUDA autocast, and SSIM's
 ``E[x^2] - E[x]^2`` cancels badly in half precision), so the loss can sit inside an
@@ -52,6 +53,14 @@ ratio 0.5), in [0, 3). Choices where the recipe is open, and why:
   code, which trains through it.
 - Distances are batch means (one ratio per term for the batch, as in the official code), which
   keeps a near-zero ``D(f_in, f_gt)`` in one sample from blowing up the ratio's gradient.
+
+**Tonal term (ours, not the recipe's).** ``tonal_distribution_loss`` is the 1-D Wasserstein-1
+distance between the output's and the target's luma histograms, per sample: the mean absolute
+difference of their sorted lumas. Where a clipped region has many possible originals, L1's best answer
+is their median, flat grey, and the crop's range shrinks (the grey veil ``recnet/inference/tonal_range.py``
+stretches out after the fact). This term does not care where a tone lands, only that the crop has the
+target's spread of tones, so it pulls the other way. It is at most the luma's L1 and 0 when the two
+histograms match.
 """
 
 from __future__ import annotations
@@ -114,6 +123,15 @@ def color_cosine_loss(output: torch.Tensor, target: torch.Tensor, eps: float = 1
     with _float32(output.device):
         cos = F.cosine_similarity(output.float(), target.float(), dim=1, eps=eps)
         return 0.5 * (1 - cos.mean())
+
+
+def tonal_distribution_loss(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Wasserstein-1 distance between the luma histograms of ``output`` and ``target`` (B, 3, H, W),
+    averaged over the batch: the mean absolute difference of each sample's sorted lumas."""
+    with _float32(output.device):
+        out = luma(output.float()).flatten(1).sort(dim=1).values
+        tgt = luma(target.float()).flatten(1).sort(dim=1).values
+        return (out - tgt).abs().mean()
 
 
 def exposure_label(input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -288,7 +306,7 @@ class RecnetLoss(nn.Module):
     ``forward(output, input, target) -> (total, parts)``: ``output`` is the model's
     ``RECNetOutput`` (its ``image`` and ``mask`` are used), ``input`` and ``target`` (B, 3, H, W)
     in [0, 1]. ``parts`` maps each computed term's name (``l1``, ``ssim`` (= -SSIM), ``mask``
-    (BCE), ``color``, ``ecr``; see ``weights``) to its unweighted value as a float, plus
+    (BCE), ``color``, ``ecr``, ``tonal``; see ``weights``) to its unweighted value as a float, plus
     ``total``; ``total = sum(weights[k] * parts[k])``. The ECR feature extractor is only built
     (once per device) when ``ecr`` > 0.
     """
@@ -300,6 +318,7 @@ class RecnetLoss(nn.Module):
         mask: float = 0.25,
         color: float = 1.0,
         ecr: float = 0.1,
+        tonal: float = 0.0,
         ecr_mask_grad: bool = False,
         ecr_layer_weights: Sequence[float] = ECR_LAYER_WEIGHTS,
         ecr_inter_layers: Sequence[int] = ECR_INTER_LAYERS,
@@ -308,6 +327,7 @@ class RecnetLoss(nn.Module):
         super().__init__()
         self.weights = {
             "l1": float(l1), "ssim": float(ssim), "mask": float(mask), "color": float(color), "ecr": float(ecr),
+            "tonal": float(tonal),
         }  # fmt: skip
         self.ecr_mask_grad = ecr_mask_grad
         self.ecr_layer_weights = tuple(ecr_layer_weights)
@@ -317,7 +337,8 @@ class RecnetLoss(nn.Module):
     def extra_repr(self) -> str:
         return ", ".join(f"{k}={v:g}" for k, v in self.weights.items()) + f", ecr_mask_grad={self.ecr_mask_grad}"
 
-    def forward(self, output: RECNetOutput, input: torch.Tensor, target: torch.Tensor):
+    def terms(self, output: RECNetOutput, input: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Each term whose weight is not 0, unweighted, as a tensor (no host sync, so it compiles)."""
         image, mask = output.image, output.mask
         w = self.weights
         terms: dict[str, torch.Tensor] = {}
@@ -336,7 +357,17 @@ class RecnetLoss(nn.Module):
                 layer_weights=self.ecr_layer_weights, inter_layers=self.ecr_inter_layers,
                 inter_negative=self.ecr_inter_negative,
             )  # fmt: skip
-        total = sum((w[k] * v for k, v in terms.items()), image.new_zeros((), dtype=torch.float32))
+        if w["tonal"]:
+            terms["tonal"] = tonal_distribution_loss(image, target)
+        return terms
+
+    def total(self, terms: dict[str, torch.Tensor], like: torch.Tensor) -> torch.Tensor:
+        """``sum(weights[k] * terms[k])`` as a float32 scalar on ``like``'s device."""
+        return sum((self.weights[k] * v for k, v in terms.items()), like.new_zeros((), dtype=torch.float32))
+
+    def forward(self, output: RECNetOutput, input: torch.Tensor, target: torch.Tensor):
+        terms = self.terms(output, input, target)
+        total = self.total(terms, output.image)
         parts = {k: float(v.detach()) for k, v in terms.items()}
         parts["total"] = float(total.detach())
         return total, parts

@@ -56,11 +56,11 @@ from recnet.weights import resolve_device
 CHECKPOINT_VERSION = 1
 # settings that define the run; a resumed run keeps the ones it started with
 RUN_SETTINGS = ("photos", "batch", "crop", "lr", "seed", "ecr_weight", "max_side", "min_scale", "luma_filter", "init",
-                "brackets", "mix", "crop_schedule")
+                "brackets", "mix", "crop_schedule", "tonal_weight")
 # settings a resumed run may change (logged with the iteration it changed at; not given: the run's own);
 # the rest are the run's. A changed crop schedule holds from the resumed iteration on: stages already
 # passed do not come back
-RESUMABLE = ("mix", "crop_schedule")
+RESUMABLE = ("mix", "crop_schedule", "tonal_weight")
 SOURCES = ("synthetic", "real", "identity", "mild")  # where a training pair comes from (``--mix``)
 DEFAULT_MIX = "synthetic=0.45,real=0.35,identity=0.1,mild=0.1"
 # mild errors: the network must learn that a nearly right photo needs nearly nothing
@@ -90,6 +90,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--warmup", type=int, default=100, help="linear learning-rate warm-up iterations")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--ecr-weight", type=float, default=0.1, help="weight of ECR; 0 leaves it out")
+    parser.add_argument("--tonal-weight", type=float, default=None,
+                        help="weight of the tonal term (recnet.training.losses.tonal_distribution_loss; default 0, "
+                             "or the run's own when resuming)")
     parser.add_argument("--max-side", type=int, default=1024, help="photos are scaled to this long side when loaded")
     parser.add_argument("--min-scale", type=float, default=0.5, help="crops cover 1..1/min-scale times the crop size")
     parser.add_argument("--no-luma-filter", dest="luma_filter", action="store_false",
@@ -335,7 +338,7 @@ def run(args: argparse.Namespace) -> int:
     state = torch.load(checkpoint_path, map_location="cpu", weights_only=True) if resume else None
     settings = {k: getattr(args, k) for k in RUN_SETTINGS}
     if state is not None:
-        for key, legacy in (("brackets", None), ("mix", "synthetic=1"), ("crop_schedule", None)):
+        for key, legacy in (("brackets", None), ("mix", "synthetic=1"), ("crop_schedule", None), ("tonal_weight", 0.0)):
             state["settings"].setdefault(key, legacy)  # runs started before these settings existed
         for key in RESUMABLE:
             if settings[key] is None:  # not given: the run's own
@@ -347,6 +350,7 @@ def run(args: argparse.Namespace) -> int:
         resumed_changes = {k: v for k, v in changed.items() if k in RESUMABLE}
         settings = {**state["settings"], **{k: new for k, (_, new) in resumed_changes.items()}}
     settings["mix"] = settings["mix"] or DEFAULT_MIX
+    settings["tonal_weight"] = float(settings["tonal_weight"] or 0.0)
     settings["photos"] = str(settings["photos"])
 
     model = RECNet()
@@ -357,7 +361,7 @@ def run(args: argparse.Namespace) -> int:
     model.freeze_blur()
     model.to(device, memory_format=torch.channels_last).train()
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=settings["lr"], betas=(0.9, 0.99))
-    criterion = RecnetLoss(ecr=settings["ecr_weight"])
+    criterion = RecnetLoss(ecr=settings["ecr_weight"], tonal=settings["tonal_weight"])
     iteration, best_score, elapsed_before, pixels = 0, -math.inf, 0.0, 0  # pixels: sum of batch * crop**2
     if state is not None:
         model.load_state_dict(state["model"])
@@ -412,6 +416,7 @@ def run(args: argparse.Namespace) -> int:
             "crop": settings["crop"],
             "crop_schedule": settings.get("crop_schedule"),
             "ecr_weight": settings["ecr_weight"],
+            "tonal_weight": settings["tonal_weight"],
             "seed": settings["seed"],
             "device": str(device),
             "torch": str(torch.__version__),  # a plain str: weights_only loading refuses TorchVersion

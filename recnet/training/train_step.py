@@ -107,26 +107,8 @@ def shared_blur_forward(model: RECNet, image: torch.Tensor, share_blur: bool = T
 
 def loss_terms(criterion: L.RecnetLoss, output: RECNetOutput, inp: torch.Tensor, target: torch.Tensor):
     """``RecnetLoss.forward`` with tensor parts: (total, {term: unweighted tensor}); no host sync, so it compiles."""
-    image, mask = output.image, output.mask
-    w = criterion.weights
-    terms: dict[str, torch.Tensor] = {}
-    if w["l1"]:
-        terms["l1"] = L.l1_loss(image, target)
-    if w["ssim"]:
-        terms["ssim"] = L.ssim_loss(image, target)
-    if w["mask"]:
-        terms["mask"] = L.mask_bce_loss(mask, inp, target)
-    if w["color"]:
-        terms["color"] = L.color_cosine_loss(image, target)
-    if w["ecr"]:
-        ecr_mask = mask if criterion.ecr_mask_grad else mask.detach()
-        terms["ecr"] = L.exposure_contrastive_loss(
-            image, inp, target, ecr_mask,
-            layer_weights=criterion.ecr_layer_weights, inter_layers=criterion.ecr_inter_layers,
-            inter_negative=criterion.ecr_inter_negative,
-        )  # fmt: skip
-    total = sum((w[k] * v for k, v in terms.items()), image.new_zeros((), dtype=torch.float32))
-    return total, terms
+    terms = criterion.terms(output, inp, target)
+    return criterion.total(terms, output.image), terms
 
 
 def _eager_step(forward: Callable, criterion: nn.Module, optimizer: torch.optim.Optimizer):
