@@ -7,6 +7,8 @@ photos of ../shared/datasets/test spoiled with seed 0), each scored (PSNR on 8-b
 - ``network_range``: strength 1, the network's own tonal range (no levels step);
 - ``curve_oracle``: the best global per-channel tone curve from the input to the target (64 bins, fitted on
   the target itself): what one curve for the whole photo could reach, a bound no method can see;
+- ``curve_oracle_network``: the same curve fitted from the network's output (``network_range``) to the
+  target: what is left of the network's error once the photo-wide tone is right;
 
 with the luma points (1st / 50th / 99th percentile) of the network's output (``network_range``) and of the
 target. The model card quotes it for the synthetic target it does not meet.
@@ -70,11 +72,12 @@ def main() -> int:
     for name, photo, target in pairs:
         target_u8 = to_u8(target)
         outputs = {"input": photo, **{k: f(photo) for k, f in methods.items()}, "curve_oracle": curve_oracle(photo, target)}
+        outputs["curve_oracle_network"] = curve_oracle(outputs["network_range"], target)
         row = {"name": name, **{k: round(image_scores(to_u8(v), target_u8)[0], 3) for k, v in outputs.items()}}
         row["points_network"], row["points_target"] = points(outputs["network_range"]), points(target)
         rows.append(row)
         print(name, {k: v for k, v in row.items() if k != "name"}, file=sys.stderr, flush=True)
-    keys = ["input", *methods, "curve_oracle"]
+    keys = ["input", *methods, "curve_oracle", "curve_oracle_network"]
     commit, dirty = commit_of()
     result = {
         "photos": args.photos, "seed": args.seed, "pairs": len(rows), "weights": args.weights or "shipped",
