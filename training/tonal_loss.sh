@@ -9,6 +9,8 @@
 set -e
 case "${1:-train}" in
   train)
+    mkdir -p runs
+    pids=()
     for weight in 0 1; do
       python -m recnet train --photos ../shared/datasets/train --val ../shared/datasets/val \
         --brackets ../shared/datasets/brackets --init recnet/weights/recnet_mixed_exposure.pt \
@@ -16,8 +18,9 @@ case "${1:-train}" in
         --mix synthetic=0.35,real=0.35,identity=0.2,mild=0.1 --val-every 300 --val-count 24 \
         --snapshot-every 300 --ckpt-every 50 --threads 1 --tonal-weight "$weight" \
         --time-budget "${2:-40m}" >> "runs/tonal-$weight.out" 2>&1 &
+      pids+=($!)
     done
-    wait
+    for pid in "${pids[@]}"; do wait "$pid"; done  # set -e: a failed arm fails the script
     ;;
   evaluate)
     for weight in 0 1; do
