@@ -10,8 +10,8 @@ photos of ../shared/datasets/test spoiled with seed 0), each scored (PSNR on 8-b
 - ``curve_oracle_network``: the same curve fitted from the network's output (``network_range``) to the
   target: what is left of the network's error once the photo-wide tone is right;
 
-with the luma points (1st / 50th / 99th percentile) of the network's output (``network_range``) and of the
-target. The model card quotes it for the synthetic target it does not meet.
+with the luma points (1st / 50th / 99th percentile, the tonal-range report's ``tonal_percentiles``) of the
+network's output (``network_range``) and of the target. The model card quotes it for the synthetic target it does not meet.
 
     python benchmarks/synthetic_gap.py -o benchmarks/results/synthetic_gap.json
 """
@@ -25,13 +25,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
-import torch  # noqa: E402
 
 from recnet import load_model  # noqa: E402
 from recnet.evaluation.evaluate import model_method, synthetic_pairs, to_u8  # noqa: E402
 from recnet.evaluation.metrics import image_scores  # noqa: E402
-from recnet.evaluation.report import commit_of  # noqa: E402
-from recnet.inference.tonal_range import black_white  # noqa: E402
+from recnet.evaluation.report import commit_of, tonal_percentiles  # noqa: E402
 from recnet.training.synthesis import DATASETS  # noqa: E402
 
 CURVE_BINS = 64
@@ -47,10 +45,6 @@ def curve_oracle(photo: np.ndarray, target: np.ndarray, bins: int = CURVE_BINS) 
         counts = np.bincount(level.ravel(), minlength=bins)
         out[..., c] = (sums / np.maximum(counts, 1))[level]
     return out
-
-
-def points(rgb: np.ndarray) -> list[float]:
-    return [round(v, 3) for v in black_white(torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1))))]
 
 
 def main() -> int:
@@ -74,7 +68,7 @@ def main() -> int:
         outputs = {"input": photo, **{k: f(photo) for k, f in methods.items()}, "curve_oracle": curve_oracle(photo, target)}
         outputs["curve_oracle_network"] = curve_oracle(outputs["network_range"], target)
         row = {"name": name, **{k: round(image_scores(to_u8(v), target_u8)[0], 3) for k, v in outputs.items()}}
-        row["points_network"], row["points_target"] = points(outputs["network_range"]), points(target)
+        row["points_network"], row["points_target"] = tonal_percentiles(outputs["network_range"]), tonal_percentiles(target)
         rows.append(row)
         print(name, {k: v for k, v in row.items() if k != "name"}, file=sys.stderr, flush=True)
     keys = ["input", *methods, "curve_oracle", "curve_oracle_network"]
