@@ -116,6 +116,25 @@ def mirror_pad(image: torch.Tensor, min_side: int = MIN_WORKING_SIDE, edge: int 
 
 
 @torch.inference_mode()
+def network_tones(low: torch.Tensor, model, colour: str = "photo") -> tuple[torch.Tensor, torch.Tensor]:
+    """(3, h, w) photo at the size the network runs at -> ((3, h, w) the network's correction, past white
+    rolled off, with the photo's colours or the network's; (1, 1, h, w) its exposure map in [0, 1]):
+    the result before the tonal-range step."""
+    h, w = low.shape[-2:]
+    device = next(model.parameters()).device
+    padded, (top, left) = mirror_pad(low)  # edges away from the zero padding; room for tiny photos
+    result = run_model(model, padded[None].to(device))
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    crop = (..., slice(top, top + h), slice(left, left + w))
+    out = roll_off_highlights(result.unclamped[0].float().cpu()[crop])  # (3, h, w): past white rolled off, not clipped
+    mask = result.mask.float().cpu().clamp_(0, 1)[crop]  # (1, 1, h, w)
+    if colour == "photo":
+        out = keep_photo_colours(low, out)
+    return out, mask
+
+
+@torch.inference_mode()
 def correct_rgb(rgb: np.ndarray, model, mode: str = "fast", long_side: int = WORKING_LONG_SIDE, colour: str = "photo",
                 tonal_range: str = TONAL_RANGES[0], strength: float | None = None) -> Correction:  # fmt: skip
     """The correction of an (H, W, 3) float32 array in [0, 1].
@@ -132,7 +151,6 @@ def correct_rgb(rgb: np.ndarray, model, mode: str = "fast", long_side: int = WOR
     if strength is not None and not 0.0 <= strength <= 1.0:  # also refuses NaN
         raise ValueError(f"strength must be from 0 to 1 (or None: the suggested strength), got {strength!r}")
     start = time.perf_counter()
-    device = next(model.parameters()).device
     full = torch.from_numpy(np.ascontiguousarray(rgb, dtype=np.float32))  # (H, W, 3), shares the array
     height, width = full.shape[:2]
     low_h, low_w = working_size(height, width, long_side) if mode == "fast" else (height, width)
@@ -140,17 +158,9 @@ def correct_rgb(rgb: np.ndarray, model, mode: str = "fast", long_side: int = WOR
     low = downsample(full, low_h, low_w) if resized else full.permute(2, 0, 1)  # (3, h, w)
     suggested = suggest_strength(low)
     strength = suggested.strength if strength is None else float(strength)
-    padded, (top, left) = mirror_pad(low)  # edges away from the zero padding; room for tiny photos
     t0 = time.perf_counter()
-    result = run_model(model, padded[None].to(device))
-    if device.type == "cuda":
-        torch.cuda.synchronize()
+    low_out, mask = network_tones(low, model, colour)
     t1 = time.perf_counter()
-    crop = (..., slice(top, top + low_h), slice(left, left + low_w))
-    low_out = roll_off_highlights(result.unclamped[0].float().cpu()[crop])  # (3, h, w): past white rolled off, not clipped
-    mask = result.mask.float().cpu().clamp_(0, 1)[crop]  # (1, 1, h, w)
-    if colour == "photo":
-        low_out = keep_photo_colours(low, low_out)
     if tonal_range == "full":  # the finished tones: full range, and no contour bands where the photo is flat
         low_out = smooth_flat_regions(low, full_tonal_range(low_out, low))
     if resized:
