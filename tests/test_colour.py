@@ -4,7 +4,14 @@ import numpy as np
 import pytest
 import torch
 
-from recnet.inference.colour import FLOOR, keep_photo_colours, linear_to_srgb, luminance, srgb_to_linear
+from recnet.inference.colour import (
+    FLOOR,
+    NEUTRAL_BY,
+    keep_photo_colours,
+    linear_to_srgb,
+    luminance,
+    srgb_to_linear,
+)
 from recnet.inference.pipeline import correct_rgb
 from recnet.model import RECNet
 
@@ -61,6 +68,47 @@ def test_out_of_gamut_is_desaturated_within_range():
     assert out.min() >= 0 and out.max() <= 1
     assert out[0].item() == pytest.approx(1.0, abs=1e-4) and out[1] > 0.5  # red kept first, towards white
     torch.testing.assert_close(luminance(srgb_to_linear(out)), luminance(srgb_to_linear(net)), atol=1e-4, rtol=0)
+
+
+def toned_down(photo: torch.Tensor, share: float) -> torch.Tensor:
+    """A neutral network output with ``share`` less luminance than ``photo`` (1, 1 pixel)."""
+    y = luminance(srgb_to_linear(photo)) * (1 - share)
+    return linear_to_srgb(y.expand(3, 1, 1))
+
+
+def chroma(rgb: torch.Tensor) -> float:
+    return float(rgb.max() - rgb.min())
+
+
+def test_blown_cyan_sky_toned_down_becomes_grey():
+    sky = torch.tensor([235, 255, 254]).reshape(3, 1, 1) / 255  # julochka's blown sky: the cyan is the clipping
+    plain = torch.tensor([235, 240, 239]).reshape(3, 1, 1) / 255  # the same tint with nothing clipped
+    out, kept = keep_photo_colours(sky, toned_down(sky, 0.5)), keep_photo_colours(plain, toned_down(plain, 0.5))
+    assert chroma(out) < 1e-3  # grey
+    assert chroma(kept) > 0.01 and kept[0] < kept[1]  # an unclipped tint toned down keeps its (cyan) hue
+    torch.testing.assert_close(luminance(srgb_to_linear(out)), luminance(srgb_to_linear(toned_down(sky, 0.5))),
+                               atol=1e-5, rtol=0)  # fmt: skip
+    # partly at the edge of the ramp: less toned down keeps more of the tint, continuously
+    shares = (0.0, NEUTRAL_BY / 4, NEUTRAL_BY / 2, NEUTRAL_BY)
+    chromas = [chroma(keep_photo_colours(sky, toned_down(sky, s))) for s in shares]
+    assert chromas[0] > chromas[1] > chromas[2] > chromas[3] and chromas[3] < 1e-3
+    torch.testing.assert_close(keep_photo_colours(sky, sky), sky, atol=2e-5, rtol=0)  # left alone: as it was
+
+
+def test_blown_warm_highlight_and_saturated_colour_keep_their_hue():
+    skin = torch.tensor([255, 250, 230]).reshape(3, 1, 1) / 255  # a blown face: red clips first, warm is right
+    out = keep_photo_colours(skin, toned_down(skin, 0.5))
+    assert out[0] > out[1] > out[2] + 0.03
+    yellow = torch.tensor([255, 255, 40]).reshape(3, 1, 1) / 255  # two channels clipped, but far from white
+    out = keep_photo_colours(yellow, toned_down(yellow, 0.5))
+    assert out[0] > out[2] + 0.3 and out[1] > out[2] + 0.3
+
+
+def test_brightened_blown_sky_is_not_touched_by_the_grey_rule():
+    sky = torch.tensor([235, 255, 254]).reshape(3, 1, 1) / 255
+    brighter = torch.ones(3, 1, 1)
+    out = keep_photo_colours(sky, brighter)
+    assert out.min() > 0.99  # pushed to white through the gamut step, as before
 
 
 def test_pipeline_colour_option():
