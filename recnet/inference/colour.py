@@ -32,6 +32,8 @@ from __future__ import annotations
 
 import torch
 
+from recnet.inference.tonal_range import ramp
+
 COLOURS = ("photo", "network")  # whose colours the result keeps
 LUMA = (0.2126, 0.7152, 0.0722)  # Rec. 709 / sRGB primaries, linear light
 FLOOR = 4e-3  # linear light, about sRGB code 11 of 255; the choice barely moves validation scores
@@ -57,16 +59,12 @@ def luminance(linear: torch.Tensor) -> torch.Tensor:
     return r * linear[0:1] + g * linear[1:2] + b * linear[2:3]
 
 
-def _ramp(x: torch.Tensor, lo: float, hi: float) -> torch.Tensor:
-    return ((x - lo) / (hi - lo)).clamp(0, 1)
-
-
 def blown_sky(photo: torch.Tensor, gain: torch.Tensor) -> torch.Tensor:
     """(3, H, W) sRGB photo and (1, H, W) luminance gain -> (1, H, W) in [0, 1]: how much of the
     pixel's chroma to drop (1: all of it) because it is a blown, cyan-tinted near-white that is toned down."""
     red, green_blue = photo[0:1].float(), photo[1:3].float().amin(dim=0, keepdim=True)
-    blown = _ramp(green_blue, *AT_WHITE) * _ramp(red, *NEAR_WHITE) * _ramp(green_blue - red, 0.0, CYAN_BY)
-    return blown * _ramp(1 - gain, 0.0, NEUTRAL_BY)
+    blown = ramp(green_blue, *AT_WHITE) * ramp(red, *NEAR_WHITE) * ramp(green_blue - red, 0.0, CYAN_BY)
+    return blown * ramp(1 - gain, 0.0, NEUTRAL_BY)
 
 
 def keep_photo_colours(photo: torch.Tensor, corrected: torch.Tensor, floor: float = FLOOR) -> torch.Tensor:

@@ -118,9 +118,10 @@ def stretch_levels(corrected: torch.Tensor, black: float, white: float) -> torch
     return torch.where(corrected < mid, below, above).clamp_(0.0, 1.0)
 
 
-def ramp(value: float, start: float, end: float) -> float:
-    """0 at ``start``, 1 at ``end``, linear between and flat outside."""
-    return min(1.0, max(0.0, (value - start) / (end - start)))
+def ramp(value: float | torch.Tensor, start: float, end: float) -> float | torch.Tensor:
+    """0 at ``start``, 1 at ``end``, linear between and flat outside; of a float, or of each element of a tensor."""
+    x = (value - start) / (end - start)
+    return x.clamp(0.0, 1.0) if isinstance(x, torch.Tensor) else min(1.0, max(0.0, x))
 
 
 def white_point(photo: torch.Tensor) -> float:
