@@ -200,8 +200,8 @@ def enhance(
     comes back upright; 16-bit colour comes back 8-bit through PIL, which has no such mode), the exposure map at image size and the timings.
     ``model=None`` loads the shipped weights once and reuses them. ``colour``: "photo" keeps
     the photo's hue and saturation (the default), "network" the network's own colours.
-    ``tonal_range``: "full" gives at least a well-exposed photo's black and white points and no
-    contour bands where the photo is flat (the default), "network" the network's own tones. ``strength``: 0 (the photo) to 1 (the full
+    ``tonal_range``: "full" gives no halo in a blown sky next to a subject, at least a well-exposed photo's
+    black and white points and no contour bands where the photo is flat (the default), "network" the network's own tones. ``strength``: 0 (the photo) to 1 (the full
     correction); ``None`` (the default) takes the strength suggested for this photo, in ``.suggested``.
     """
     model = model if model is not None else _default_model()

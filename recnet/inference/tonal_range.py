@@ -59,8 +59,9 @@ BLOWN, CRUSHED = 0.95, 0.03  # luma above which a pixel counts as blown to white
 BLOWN_SHARE = (0.01, 0.06)
 BLOWN_WHITE = 0.97
 MAX_STRETCH = 3.0  # the most either segment of the levels curve is stretched
-TONAL_RANGE_HELP = ("full (default): black and white points at least a well-exposed photo's, never a flattened "
-                    "grey result, and no contour bands where the photo is flat; network: the network's own tones")
+TONAL_RANGE_HELP = ("full (default): no halo in a blown sky next to a subject, black and white points at least a "
+                    "well-exposed photo's (never a flattened grey result), and no contour bands where the photo is flat; "
+                    "network: the network's own tones")
 _SAMPLE = 1 << 18  # quantiles are taken on at most this many pixels (strided), for speed
 
 
