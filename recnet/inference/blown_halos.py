@@ -26,6 +26,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from recnet.inference.guided_upsample import box_mean
 from recnet.inference.tonal_range import BLOWN, luma, ramp
 
 # the band next to a subject that is refilled, in pixels at the size the network ran at (640 px long
@@ -60,14 +61,9 @@ def far_fill(values: torch.Tensor, far: torch.Tensor, sigma: float) -> tuple[tor
 
 
 def dilate(mask: torch.Tensor, radius: int) -> torch.Tensor:
-    """(h, w) 0/1 -> 1 wherever a 1 lies within ``radius`` (a square window): window sums from running
-    sums along each axis, so the cost does not grow with the radius."""
-    out = mask
-    for dim in (0, 1):
-        size = out.shape[dim]
-        padded = F.pad(out.movedim(dim, -1), (radius + 1, radius)).cumsum(-1)  # zero row first: sums of windows by differences
-        out = (padded.narrow(-1, 2 * radius + 1, size) - padded.narrow(-1, 0, size)).movedim(-1, dim)
-    return (out > 0.5).to(mask.dtype)
+    """(h, w) 0/1 -> 1 wherever a 1 lies within ``radius`` (a square window): the guided upsampling's
+    window mean, above 0."""
+    return (box_mean(mask[None], radius)[0] > 0).to(mask.dtype)
 
 
 def fill_blown_halos(photo: torch.Tensor, result: torch.Tensor) -> torch.Tensor:
