@@ -8,8 +8,10 @@ already at or below the working size run natively in both modes.
 What the network pushes past white is rolled off into the highlights rather than clipped
 (``recnet.inference.highlights``). ``colour="photo"`` (the default) keeps the photo's own hue and saturation and takes only the
 network's change of brightness (``recnet.inference.colour``); ``colour="network"`` keeps the network's
-colours too. ``tonal_range="full"`` (the default) then gives the blown pixels next to a subject the
-correction of the blown area further out (``recnet.inference.blown_halos``: no halo), stretches the result's black and white
+colours too. ``tonal_range="full"`` (the default) then gives the pixels along a strong edge the
+correction of the same tones away from it (``recnet.inference.border_halos``: no halo along a
+subject's border) and the blown pixels next to a subject the correction of the blown area further
+out (``recnet.inference.blown_halos``: no halo in a blown sky), stretches the result's black and white
 points to at least a well-exposed photo's, with a whiter white where the photo was blown
 (``recnet.inference.tonal_range``: no grey veil) and then
 smooths it where the photo is flat, so that the photo's 8-bit steps do not come back as contour
@@ -32,6 +34,7 @@ import torch.nn.functional as F
 
 from recnet.image_io import Photo, photo_from_array, photo_from_pil, photo_to_array, photo_to_pil
 from recnet.inference.blown_halos import fill_blown_halos
+from recnet.inference.border_halos import fix_border_halos
 from recnet.inference.colour import COLOURS, keep_photo_colours
 from recnet.inference.flat_regions import smooth_flat_regions
 from recnet.inference.folded import run_model
@@ -163,8 +166,9 @@ def correct_rgb(rgb: np.ndarray, model, mode: str = "fast", long_side: int = WOR
     t0 = time.perf_counter()
     low_out, mask = network_tones(low, model, colour)
     t1 = time.perf_counter()
-    if tonal_range == "full":  # the finished tones: no halo in a blown sky, full range, no contour bands where the photo is flat
-        low_out = smooth_flat_regions(low, full_tonal_range(fill_blown_halos(low, low_out), low))
+    if tonal_range == "full":  # the finished tones: no halos, full range, no contour bands where the photo is flat
+        no_halos = fill_blown_halos(low, fix_border_halos(low, low_out))
+        low_out = smooth_flat_regions(low, full_tonal_range(no_halos, low))
     if resized:
         out = guided_upsample(low, low_out.contiguous(), full, GUIDE_RADIUS, GUIDE_EPS, GUIDE_KEEP_DETAIL)  # (H, W, 3)
         mask = F.interpolate(mask, size=(height, width), mode="bilinear", align_corners=False)  # stays in [0, 1]
