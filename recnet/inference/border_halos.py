@@ -24,9 +24,9 @@ in ``recnet.inference.pipeline``, first, before the blown-halo fill (``recnet.in
 which still refills a blown sky's band that the grid's top bin shares with the blown area's edge.
 
 Measured (the model card has the figures): on the real validation pairs it gains on the single real
-frames (darkest +0.12 dB, brightest +0.02 dB, SSIM +0.003 and +0.006) and loses on the dark/bright
-composites (-0.14 dB, SSIM -0.020), whose exposure changes along a smooth mask that follows no edge
-in the picture, as the synthetic test's do (-0.1 dB there). A full replacement by the fit (no
+frames (darkest +0.14 dB, brightest +0.00 dB, SSIM +0.004 and +0.007) and loses on the dark/bright
+composites (-0.18 dB, SSIM -0.022), whose exposure changes along a smooth mask that follows no edge
+in the picture, as the synthetic test's do (-0.07 dB there). A full replacement by the fit (no
 confidence) cost 0.3-0.8 dB: the network's own changes away from borders are kept.
 """
 
@@ -57,7 +57,7 @@ def window_max(x: torch.Tensor, radius: int) -> torch.Tensor:
 
 def confidence(y: torch.Tensor) -> torch.Tensor:
     """(h, w) luma -> (h, w) in [0, 1]: 1 where no strong edge lies within ``REACH``. It varies slowly,
-    so it is computed at 1/``_COARSE`` size (the max filter at full size took 60 ms at 640 px)."""
+    so it is computed at 1/``_COARSE`` size (the max filters at full size took 60 ms at 640 px)."""
     h, w = y.shape
     coarse = F.avg_pool2d(y[None, None], _COARSE, ceil_mode=True) if min(h, w) >= 2 * _COARSE else y[None, None]
     scale = h / coarse.shape[-2]
